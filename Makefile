@@ -1,0 +1,79 @@
+# One entry point for people and CI. Every target creates what it needs; nothing is installed globally.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TEMPLATE_VENV := .venv-template
+export PYTHONPATH := layers/common/python:.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help demo test unit integration contract validate bench lint template-check sam-validate cfn-lint sam-build clean
+
+help:
+	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
+	@echo "make test                      run the tests"
+	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
+	@echo "make bench                     validator throughput and memory vs. the JSON parse limit"
+	@echo "make lint                      ruff"
+	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, sam build"
+	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m local_emulation.demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration
+
+contract: $(VENV)/.installed
+	$(PY) -m pytest tests/contract
+
+validate: $(VENV)/.installed
+	@test -n "$(FILE)" || (echo "usage: make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]" && exit 2)
+	$(PY) -m local_emulation.validate_file "$(FILE)" $(if $(BASE_MODEL),--base-model "$(BASE_MODEL)") \
+		$(if $(OUT),--out "$(OUT)") $(if $(OPTIONS),--options "$(OPTIONS)")
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.validator_bench $(if $(SIZE_MB),--size-mb $(SIZE_MB))
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+# --- template checks (separate venv: SAM CLI is large) -------------------------------------------
+$(TEMPLATE_VENV)/.installed: requirements-template.txt
+	$(PYTHON) -m venv $(TEMPLATE_VENV)
+	$(TEMPLATE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TEMPLATE_VENV)/bin/python -m pip install --quiet -r requirements-template.txt
+	touch $@
+
+sam-validate: $(TEMPLATE_VENV)/.installed
+	$(TEMPLATE_VENV)/bin/sam validate --lint
+
+cfn-lint: $(TEMPLATE_VENV)/.installed
+	$(TEMPLATE_VENV)/bin/python tools/sam_translate.py template.yaml .aws-sam-translated.json
+	$(TEMPLATE_VENV)/bin/cfn-lint -i W3005 W1020 -- .aws-sam-translated.json
+
+# Lambda runs python3.13; pyenv on these machines has it but does not put it on PATH.
+sam-build: $(TEMPLATE_VENV)/.installed
+	@if ! python3.13 -c '' 2>/dev/null; then \
+		v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.|$$)' | tail -1); \
+		test -n "$$v" || { echo "sam build needs python3.13 on PATH (or in pyenv)" >&2; exit 1; }; \
+		export PYENV_VERSION="$$(pyenv version-name):$$v"; \
+		PATH="$(CURDIR)/$(TEMPLATE_VENV)/bin:$$PATH" sam build; \
+	else PATH="$(CURDIR)/$(TEMPLATE_VENV)/bin:$$PATH" sam build; fi
+
+template-check: sam-validate cfn-lint sam-build
+
+clean:
+	rm -rf .demo .bench .aws-sam .aws-sam-translated.json .pytest_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""S3 access for the pipeline: streaming reads, small reads, uploads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from botocore.exceptions import ClientError
+
+from ft_pipeline.adapters.clients import client
+
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in _MISSING
+
+
+class S3ObjectStore:
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            meta = client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        return ObjectInfo(key, meta["ContentLength"], (meta.get("ETag") or "").strip('"') or None,
+                          meta.get("VersionId"))
+
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> BinaryIO:
+        """A streaming body: the object is read as it is consumed, never held whole."""
+        extra = {"VersionId": version_id} if version_id and version_id != "null" else {}
+        return client("s3").get_object(Bucket=bucket, Key=key, **extra)["Body"]
+
+    def read_small(self, bucket: str, key: str, max_bytes: int = 256 * 1024) -> bytes | None:
+        """The whole object if it exists and is small (manifests), else None / ValueError."""
+        try:
+            obj = client("s3").get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _missing(exc):
+                return None
+            raise
+        if obj["ContentLength"] > max_bytes:
+            raise ValueError(f"s3://{bucket}/{key} is {obj['ContentLength']} bytes; at most {max_bytes} allowed")
+        return obj["Body"].read()
+
+    def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str:
+        # upload_file streams from disk and switches to multipart for large files
+        client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        return f"s3://{bucket}/{key}"

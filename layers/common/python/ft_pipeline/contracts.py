@@ -1,0 +1,166 @@
+"""Event contracts: every event this pipeline reads or emits, as pydantic models, in one place.
+
+These models are the single source for the handlers (Powertools parser), the tests, the `events/`
+fixtures, and the EventBridge patterns in `template.yaml` (a contract test checks that each rule's
+pattern matches what `pattern()` here says and what the models produce).
+
+Shapes of AWS's own events:
+- S3 "Object Created" via EventBridge: https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+- Bedrock "Model Customization Job State Change": https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-eventbridge-how-it-works.html
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DetailT = TypeVar("DetailT", bound=BaseModel)
+
+PIPELINE_SOURCE_PREFIX = "ft-pipeline"
+
+
+class EventBridgeEvent(BaseModel, Generic[DetailT]):
+    """The EventBridge envelope (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    version: str = "0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str = "123456789012"
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    region: str = "us-east-1"
+    resources: list[str] = Field(default_factory=list)
+    detail: DetailT
+
+
+# --- S3 → EventBridge -------------------------------------------------------------------------------
+
+
+class S3Bucket(BaseModel):
+    name: str
+
+
+class S3Object(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = Field(None, alias="version-id")
+    sequencer: str | None = None
+
+    def key_candidates(self) -> list[str]:
+        """Keys to try, decoded first. S3 URL-encodes keys in notifications (`a b` → `a+b`, `/` → `%2F`);
+        whether the EventBridge form does is not documented, so a key that only exists verbatim is tried too."""
+        decoded = unquote_plus(self.key)
+        return [decoded] if decoded == self.key else [decoded, self.key]
+
+
+class S3ObjectCreatedDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    version: str = "0"
+    bucket: S3Bucket
+    object: S3Object
+    request_id: str | None = Field(None, alias="request-id")
+    requester: str | None = None
+    reason: str | None = None  # PutObject | POST Object | CopyObject | CompleteMultipartUpload
+
+
+class S3ObjectCreatedEvent(EventBridgeEvent[S3ObjectCreatedDetail]):
+    SOURCE: ClassVar[str] = "aws.s3"
+    DETAIL_TYPE: ClassVar[str] = "Object Created"
+
+    @classmethod
+    def pattern(cls, bucket: str, prefix: str) -> dict[str, Any]:
+        return {"source": [cls.SOURCE], "detail-type": [cls.DETAIL_TYPE],
+                "detail": {"bucket": {"name": [bucket]}, "object": {"key": [{"prefix": prefix}]}}}
+
+
+# --- Our own events, on the stack's bus --------------------------------------------------------------
+
+
+class ObjectRef(BaseModel):
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class SplitCounts(BaseModel):
+    train: int
+    validation: int
+    test: int
+    rejected: int
+    duplicates: int
+    blank: int
+    records_read: int
+
+
+class _PipelineDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal["1"] = "1"
+    dataset_id: str
+    source: ObjectRef
+
+
+class DatasetValidatedDetail(_PipelineDetail):
+    base_model: str
+    output_format: str
+    training_data_uri: str
+    validation_data_uri: str | None  # None when the split is empty (the job then runs without validators)
+    test_data_uri: str | None
+    report_uri: str
+    rejected_uri: str
+    counts: SplitCounts
+    labels: list[str] | None = None
+    estimated_cost_usd: float | None = None
+    options: dict[str, Any]
+
+
+class DatasetRejectedDetail(_PipelineDetail):
+    reasons: list[str]
+    report_uri: str | None
+    rejected_uri: str | None
+    counts: SplitCounts | None = None
+
+
+class DatasetValidated(EventBridgeEvent[DatasetValidatedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.dataset-validator"
+    DETAIL_TYPE: ClassVar[str] = "DatasetValidated"
+
+
+class DatasetRejected(EventBridgeEvent[DatasetRejectedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.dataset-validator"
+    DETAIL_TYPE: ClassVar[str] = "DatasetRejected"
+
+
+PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (DatasetValidated, DatasetRejected)
+
+
+def pattern_for(event_type: type[EventBridgeEvent[Any]]) -> dict[str, Any]:
+    """The EventBridge pattern that selects exactly this event type."""
+    return {"source": [event_type.SOURCE], "detail-type": [event_type.DETAIL_TYPE]}  # type: ignore[attr-defined]
+
+
+def put_events_entry(detail: BaseModel, event_type: type[EventBridgeEvent[Any]], bus_name: str,
+                     resources: list[str] | None = None) -> dict[str, Any]:
+    """A PutEvents entry for one of our events."""
+    return {
+        "Source": event_type.SOURCE,  # type: ignore[attr-defined]
+        "DetailType": event_type.DETAIL_TYPE,  # type: ignore[attr-defined]
+        "Detail": detail.model_dump_json(),
+        "EventBusName": bus_name,
+        "Resources": resources or [],
+    }

@@ -1,0 +1,161 @@
+"""Per-dataset options: stack defaults, overridden by an `<data key>.options.json` manifest beside the data.
+
+A manifest holds any subset of `DatasetOptions`' fields, for example::
+
+    {"base_model": "amazon.titan-text-express-v1", "hyperparameters": {"epochCount": 3},
+     "split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "deployment": {"mode": "none"}}
+
+Unknown fields are errors, so a typo cannot be silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel as PydanticModel
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ft_pipeline.dataset.base_models import BaseModel, UnknownBaseModel, resolve_base_model
+from ft_pipeline.hyperparameters import hyperparameters_for
+
+OPTIONS_SUFFIX = ".options.json"
+
+
+class _Strict(PydanticModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitRatios(_Strict):
+    train: float = Field(0.8, gt=0, le=1)
+    validation: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Self:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must sum to 1, got {total:g}")
+        return self
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.train, self.validation, self.test)
+
+
+class DeploymentMode(StrEnum):
+    PROVISIONED = "provisioned"  # Provisioned Throughput, no commitment
+    ON_DEMAND = "on-demand"  # CreateCustomModelDeployment (supported models only)
+    NONE = "none"  # train only
+
+
+class DeploymentOptions(_Strict):
+    mode: DeploymentMode = DeploymentMode.PROVISIONED
+    model_units: int = Field(1, ge=1, le=1)  # no-commitment PT is 1 MU
+    max_hours: float = Field(4.0, gt=0, le=72)  # teardown deadline, whatever happens
+
+
+class EvaluationOptions(_Strict):
+    enabled: bool = True
+    max_examples: int = Field(200, ge=1, le=5_000)
+    compare_with_base_model: bool = True
+
+
+class CsvColumns(_Strict):
+    """Column names, when the header's are not among the common ones the validator recognises."""
+
+    text: str | None = None
+    label: str | None = None
+    prompt: str | None = None
+    completion: str | None = None
+
+
+class DatasetOptions(_Strict):
+    base_model: str = "amazon.nova-micro-v1:0:128k"
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    split: SplitRatios = Field(default_factory=SplitRatios)
+    deployment: DeploymentOptions = Field(default_factory=DeploymentOptions)
+    evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    csv_columns: CsvColumns = Field(default_factory=CsvColumns)
+    labels: list[str] | None = Field(None, description="fixes the label set; other labels are rejected")
+    system_prompt: str | None = Field(None, max_length=10_000)
+    max_rejected_fraction: float = Field(0.1, ge=0, le=1, description="reject the dataset above this share")
+    max_records: int | None = Field(None, ge=1, description="raised 'Sum of training and validation records' quota")
+    seed: str = Field("", max_length=64, description="changes the split assignment deterministically")
+
+    @field_validator("base_model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        try:
+            return resolve_base_model(value).model_id
+        except UnknownBaseModel as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [v.strip() for v in value]
+        if len(set(cleaned)) != len(cleaned) or len(cleaned) < 2 or not all(cleaned):
+            raise ValueError("labels must be at least two distinct non-empty strings")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _fits_model(self) -> Self:
+        model = self.model
+        try:
+            hyperparameters_for(model.family, self.hyperparameters)
+        except ValidationError as exc:
+            problems = "; ".join(f"hyperparameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f"{problems} (for {model.family.value} models)") from None
+        if self.deployment.mode is DeploymentMode.ON_DEMAND and not model.supports_on_demand:
+            raise ValueError(f"deployment.mode 'on-demand' is not available for {model.model_id}; use 'provisioned'")
+        return self
+
+    @property
+    def model(self) -> BaseModel:
+        return resolve_base_model(self.base_model)
+
+    @property
+    def epochs(self) -> int:
+        return int(hyperparameters_for(self.model.family, self.hyperparameters).model_dump()["epochCount"])
+
+    def api_hyperparameters(self) -> dict[str, str]:
+        return hyperparameters_for(self.model.family, self.hyperparameters).as_api_map()
+
+
+class InvalidOptions(ValueError):
+    """Options that cannot be used; the message names the source and the field."""
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "hyperparameters":
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: str) -> DatasetOptions:
+    """Stack defaults overridden by a manifest. Errors name `source` and the failing field."""
+    override: dict[str, Any] = {}
+    if manifest is not None:
+        try:
+            override = json.loads(manifest)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidOptions(f"{source}: not valid JSON ({exc})") from None
+        if not isinstance(override, dict):
+            raise InvalidOptions(f"{source}: must be a JSON object")
+        if "base_model" in override and "hyperparameters" not in override:
+            # hyperparameters from the stack default belong to the default model's family
+            defaults = {k: v for k, v in defaults.items() if k != "hyperparameters"}
+    try:
+        return DatasetOptions.model_validate(_deep_merge(defaults, override))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidOptions(f"{source}: {problems}") from None

@@ -1,0 +1,246 @@
+"""Input records → one canonical `Example`, whatever shape they arrived in.
+
+Accepted JSON Lines shapes:
+- `bedrock-conversation-2024`: {"schemaVersion", "system": [{"text"}], "messages": [{"role", "content": [{"text"}]}]}
+- Claude messages: {"system": str, "messages": [{"role", "content": str}]}
+- prompt/completion: {"prompt", "completion"}
+- labelled text: {"text", "label"}
+CSV: a header row, then a text and a label column, or a prompt and a completion column.
+
+The parsers are hand-written rather than pydantic models because they run once per record on files of
+up to gigabytes, and because each error must name the exact field (`messages[2].content[0].text`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class InputFormat(StrEnum):
+    CONVERSATION_2024 = "bedrock-conversation-2024"
+    CLAUDE_MESSAGES = "claude-messages"
+    PROMPT_COMPLETION = "prompt-completion"
+    TEXT_LABEL = "text-label"
+
+
+class RecordError(ValueError):
+    """One record is unusable. `field` names where, when a field is to blame."""
+
+    def __init__(self, reason: str, field: str | None = None, code: str = "invalid-record") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+        self.code = code
+
+
+@dataclass(slots=True)
+class Example:
+    """A training example: an optional system prompt and alternating turns, or a text with its label."""
+
+    turns: tuple[tuple[str, str], ...]  # (role, text); empty for labelled text until rendered
+    system: str | None = None
+    text: str | None = None
+    label: str | None = None
+
+
+def classify_json_record(obj: Any) -> InputFormat:
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}", code="wrong-schema")
+    if "messages" in obj:
+        messages = obj["messages"]
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            if isinstance(messages[0].get("content"), str):
+                return InputFormat.CLAUDE_MESSAGES
+        return InputFormat.CONVERSATION_2024
+    if "prompt" in obj or "completion" in obj:
+        return InputFormat.PROMPT_COMPLETION
+    if "text" in obj or "label" in obj:
+        return InputFormat.TEXT_LABEL
+    keys = ", ".join(sorted(obj)[:6]) or "none"
+    raise RecordError(
+        f"unrecognised record (keys: {keys}); expected messages, prompt/completion or text/label",
+        code="wrong-schema",
+    )
+
+
+def _required_text(obj: dict[str, Any], key: str, path: str | None = None) -> str:
+    path = path or key
+    if key not in obj:
+        raise RecordError(f"missing field {path!r}", field=path, code="missing-field")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise RecordError(f"{path} must be a string, got {type(value).__name__}", field=path, code="wrong-type")
+    if not value.strip():
+        raise RecordError(f"{path} is empty", field=path, code="empty-field")
+    return value
+
+
+def _check_roles(roles: list[str]) -> None:
+    if len(roles) < 2:
+        raise RecordError("a conversation needs at least a user and an assistant message", field="messages",
+                          code="roles")
+    for i, role in enumerate(roles):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if role != expected:
+            raise RecordError(
+                f"messages[{i}].role is {role!r}, expected {expected!r}: roles must alternate, starting with user",
+                field=f"messages[{i}].role", code="roles",
+            )
+    if roles[-1] != "assistant":
+        raise RecordError("the last message must be from the assistant", field=f"messages[{len(roles) - 1}].role",
+                          code="roles")
+
+
+def _extra_keys(obj: dict[str, Any], allowed: frozenset[str]) -> None:
+    extra = set(obj) - allowed
+    if extra:
+        raise RecordError(f"unexpected field(s) {', '.join(sorted(extra))}", field=sorted(extra)[0],
+                          code="wrong-schema")
+
+
+_CONV_KEYS = frozenset({"schemaVersion", "system", "messages"})
+_CLAUDE_KEYS = frozenset({"system", "messages"})
+_PC_KEYS = frozenset({"prompt", "completion"})
+_TL_KEYS = frozenset({"text", "label"})
+
+
+def parse_conversation_2024(obj: dict[str, Any]) -> Example:
+    _extra_keys(obj, _CONV_KEYS)
+    system = None
+    if "system" in obj:
+        blocks = obj["system"]
+        if not isinstance(blocks, list):
+            raise RecordError("system must be a list of {\"text\": ...} blocks", field="system", code="wrong-type")
+        parts = []
+        for j, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                raise RecordError(f"system[{j}] must be an object", field=f"system[{j}]", code="wrong-type")
+            parts.append(_required_text(block, "text", f"system[{j}].text"))
+        system = "\n".join(parts) if parts else None
+    messages = obj.get("messages")
+    if not isinstance(messages, list):
+        raise RecordError("messages must be a list", field="messages", code="wrong-type")
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RecordError(f"messages[{i}] must be an object", field=f"messages[{i}]", code="wrong-type")
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            raise RecordError(f"messages[{i}].content must be a non-empty list of blocks",
+                              field=f"messages[{i}].content", code="wrong-type")
+        texts = []
+        for j, block in enumerate(content):
+            path = f"messages[{i}].content[{j}]"
+            if not isinstance(block, dict) or "text" not in block:
+                kind = next(iter(block), "?") if isinstance(block, dict) else type(block).__name__
+                raise RecordError(f"{path} is {kind!r}; only text content is supported", field=path,
+                                  code="unsupported-content")
+            texts.append(_required_text(block, "text", f"{path}.text"))
+        turns.append((message.get("role"), "\n".join(texts)))
+    _check_roles([role for role, _ in turns])
+    return Example(turns=tuple(turns), system=system)
+
+
+def parse_claude_messages(obj: dict[str, Any]) -> Example:
+    _extra_keys(obj, _CLAUDE_KEYS)
+    system = obj.get("system")
+    if system is not None and not isinstance(system, str):
+        raise RecordError("system must be a string", field="system", code="wrong-type")
+    messages = obj.get("messages")
+    if not isinstance(messages, list):
+        raise RecordError("messages must be a list", field="messages", code="wrong-type")
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RecordError(f"messages[{i}] must be an object", field=f"messages[{i}]", code="wrong-type")
+        turns.append((message.get("role"), _required_text(message, "content", f"messages[{i}].content")))
+    _check_roles([role for role, _ in turns])
+    return Example(turns=tuple(turns), system=system or None)
+
+
+def parse_prompt_completion(obj: dict[str, Any]) -> Example:
+    _extra_keys(obj, _PC_KEYS)
+    prompt = _required_text(obj, "prompt")
+    completion = _required_text(obj, "completion")
+    return Example(turns=(("user", prompt), ("assistant", completion)))
+
+
+def parse_text_label(obj: dict[str, Any]) -> Example:
+    _extra_keys(obj, _TL_KEYS)
+    text = _required_text(obj, "text")
+    label = obj.get("label")
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        label = str(label)
+    if label is None or (isinstance(label, str) and not label.strip()):
+        raise RecordError("label is missing or empty", field="label", code="missing-label")
+    if not isinstance(label, str):
+        raise RecordError(f"label must be a string, got {type(label).__name__}", field="label", code="wrong-type")
+    return Example(turns=(), text=text, label=label.strip())
+
+
+JSON_PARSERS = {
+    InputFormat.CONVERSATION_2024: parse_conversation_2024,
+    InputFormat.CLAUDE_MESSAGES: parse_claude_messages,
+    InputFormat.PROMPT_COMPLETION: parse_prompt_completion,
+    InputFormat.TEXT_LABEL: parse_text_label,
+}
+
+# Common header names, lower-cased; `csv_columns` in the options names others.
+TEXT_COLUMNS = ("text", "headline", "title", "sentence", "content", "body", "document", "review", "input", "question")
+LABEL_COLUMNS = ("label", "category", "class", "target", "labels", "topic", "intent", "sentiment")
+PROMPT_COLUMNS = ("prompt", "instruction", "query")
+COMPLETION_COLUMNS = ("completion", "response", "answer", "output")
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    input_format: InputFormat
+    first: int  # index of the text / prompt column
+    second: int  # index of the label / completion column
+    width: int
+    names: tuple[str, str]
+
+
+def csv_layout(header: list[str], text: str | None = None, label: str | None = None,
+               prompt: str | None = None, completion: str | None = None) -> CsvLayout:
+    """Find the columns to use; raises ValueError naming the header when none fit."""
+    cleaned = [h.strip().lstrip("\ufeff") for h in header]
+    lowered = [h.lower() for h in cleaned]
+
+    def find(explicit: str | None, candidates: tuple[str, ...], role: str) -> int | None:
+        if explicit:
+            if explicit not in cleaned:
+                raise ValueError(f"the {role} column {explicit!r} is not in the header ({', '.join(cleaned)})")
+            return cleaned.index(explicit)
+        for name in candidates:
+            if name in lowered:
+                return lowered.index(name)
+        return None
+
+    p, c = find(prompt, PROMPT_COLUMNS, "prompt"), find(completion, COMPLETION_COLUMNS, "completion")
+    if p is not None and c is not None and not (text or label):
+        return CsvLayout(InputFormat.PROMPT_COMPLETION, p, c, len(cleaned), (cleaned[p], cleaned[c]))
+    t, lab = find(text, TEXT_COLUMNS, "text"), find(label, LABEL_COLUMNS, "label")
+    if t is not None and lab is not None and t != lab:
+        return CsvLayout(InputFormat.TEXT_LABEL, t, lab, len(cleaned), (cleaned[t], cleaned[lab]))
+    raise ValueError(
+        f"line 1: header ({', '.join(cleaned) or 'empty'}) has no text+label or prompt+completion columns; "
+        f"recognised names: text {'/'.join(TEXT_COLUMNS[:4])}…, label {'/'.join(LABEL_COLUMNS[:4])}…; "
+        "or set csv_columns in the options manifest"
+    )
+
+
+def parse_csv_row(row: list[str], layout: CsvLayout) -> Example:
+    if len(row) != layout.width:
+        raise RecordError(f"expected {layout.width} fields as in the header, got {len(row)}", code="csv-fields")
+    first, second = row[layout.first], row[layout.second]
+    for value, name in ((first, layout.names[0]), (second, layout.names[1])):
+        if not value.strip():
+            code = "missing-label" if layout.input_format is InputFormat.TEXT_LABEL and name == layout.names[1] \
+                else "empty-field"
+            raise RecordError(f"column {name!r} is empty", field=name, code=code)
+    if layout.input_format is InputFormat.PROMPT_COMPLETION:
+        return Example(turns=(("user", first), ("assistant", second)))
+    return Example(turns=(), text=first, label=second.strip())

@@ -1,0 +1,59 @@
+"""Settings read from each function's environment (set in template.yaml), validated, never at import time."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+class ValidatorSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    data_bucket: str = Field(alias="DATA_BUCKET")
+    incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
+    datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
+    ledger_table: str = Field(alias="LEDGER_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    default_base_model: str = Field("amazon.nova-micro-v1:0:128k", alias="DEFAULT_BASE_MODEL")
+    default_hyperparameters: str = Field("{}", alias="DEFAULT_HYPERPARAMETERS")
+    default_split: str = Field("0.8,0.1,0.1", alias="DEFAULT_SPLIT")
+    default_deployment_mode: str = Field("provisioned", alias="DEFAULT_DEPLOYMENT_MODE")
+    default_evaluation_examples: int = Field(200, alias="DEFAULT_EVALUATION_EXAMPLES")
+    work_dir: str = Field("/tmp", alias="WORK_DIR")
+
+    @model_validator(mode="after")
+    def _outputs_cannot_retrigger(self) -> Self:
+        # outputs under the incoming prefix would be validated again, forever
+        a, b = self.incoming_prefix, self.datasets_prefix
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError(f"DATASETS_PREFIX {b!r} and INCOMING_PREFIX {a!r} must not overlap")
+        return self
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Stack parameters as the base layer of every dataset's options."""
+        try:
+            train, validation, test = (float(x) for x in self.default_split.split(","))
+        except ValueError:
+            raise SettingsError(f"DEFAULT_SPLIT must be three comma-separated ratios, got {self.default_split!r}")
+        return {
+            "base_model": self.default_base_model,
+            "hyperparameters": json.loads(self.default_hyperparameters or "{}"),
+            "split": {"train": train, "validation": validation, "test": test},
+            "deployment": {"mode": self.default_deployment_mode},
+            "evaluation": {"max_examples": self.default_evaluation_examples},
+        }
+
+    @classmethod
+    def from_env(cls) -> Self:
+        try:
+            return cls.model_validate(dict(os.environ))
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
+            raise SettingsError(f"invalid function configuration: {problems}") from None

@@ -1,0 +1,374 @@
+"""Run the stack locally: moto for S3, DynamoDB, EventBridge, SQS and SNS, and the real handlers.
+
+Wiring comes from `template.yaml` alone. Each EventBridgeRule event of each function becomes a rule
+on its bus in moto, with the template's pattern, targeting a queue the harness drains into the handler
+(moto cannot invoke Lambda targets without Docker). So moto's EventBridge does the matching, exactly as
+it does for any rule, and an event the template would not route never reaches a handler.
+
+Lambda's asynchronous semantics are kept: failed invocations are retried (EventInvokeConfig
+MaximumRetryAttempts, default 2) and then sent to the OnFailure destination; `deliveries=N` delivers
+every event N times to exercise idempotency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+from moto import mock_aws
+
+from ft_pipeline.adapters.clients import reset_clients
+from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent
+from local_emulation.template import ACCOUNT_ID, REGION, Stack
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO_ROOT / "template.yaml"
+
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1",
+}
+
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_s: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+@dataclass
+class Invocation:
+    function: str
+    event: dict[str, Any]
+    attempt: int
+    result: Any = None
+    error: str | None = None
+    output: str = ""
+
+
+@dataclass
+class Route:
+    function: str  # logical id
+    event_name: str
+    bus: str
+    pattern: dict[str, Any]
+    queue_url: str
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class LocalPipeline:
+    def __init__(self, template: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None,
+                 stack_name: str = "ftp-local", deliveries: int = 1, encode_s3_keys: bool = True,
+                 log_level: str = "WARNING") -> None:
+        self.stack = Stack(template, stack_name, parameter_overrides)
+        self.deliveries = deliveries
+        self.encode_s3_keys = encode_s3_keys
+        self.log_level = log_level
+        self.routes: list[Route] = []
+        self.events: list[dict[str, Any]] = []  # every event seen on any bus, in order
+        self.invocations: list[Invocation] = []
+        self.failures: list[Invocation] = []  # invocations that failed after all retries
+        self._taps: dict[str, str] = {}
+        self._modules: dict[str, ModuleType] = {}
+        self._mock: Any = None
+        self._env_saved: dict[str, str | None] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalPipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        endpoint_variables = [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE"]
+        for key in endpoint_variables:  # mock_aws does not intercept clients aimed at an endpoint URL
+            self._env_saved[key] = os.environ.pop(key, None)
+        for key, value in FAKE_ENV.items():
+            self._env_saved.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        self._mock = mock_aws()
+        self._mock.start()
+        reset_clients()
+        self._provision()
+        self._wire_rules()
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        reset_clients()
+        for key, value in self._env_saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    # -- provisioning from the template --------------------------------------------------------------
+
+    def _provision(self) -> None:
+        s3, ddb, events, sqs, sns = (self.client(s) for s in ("s3", "dynamodb", "events", "sqs", "sns"))
+        for lid, res in self.stack.of_type("AWS::S3::Bucket").items():
+            name = self.stack.physical[lid].name
+            s3.create_bucket(Bucket=name)
+            props = self.stack.resolve(res.get("Properties") or {})
+            if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        for lid, res in self.stack.of_type("AWS::DynamoDB::Table").items():
+            props = self.stack.resolve(res["Properties"])
+            kwargs: dict[str, Any] = {"TableName": self.stack.physical[lid].name,
+                                      "AttributeDefinitions": props["AttributeDefinitions"],
+                                      "KeySchema": props["KeySchema"], "BillingMode": "PAY_PER_REQUEST"}
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            ddb.create_table(**kwargs)
+        for lid in self.stack.of_type("AWS::Events::EventBus"):
+            events.create_event_bus(Name=self.stack.physical[lid].name)
+        for lid in self.stack.of_type("AWS::SQS::Queue"):
+            sqs.create_queue(QueueName=self.stack.physical[lid].name)
+        for lid in self.stack.of_type("AWS::SNS::Topic"):
+            sns.create_topic(Name=self.stack.physical[lid].name)
+
+    def _queue(self, name: str) -> tuple[str, str]:
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _wire_rules(self) -> None:
+        events = self.client("events")
+        buses = {"default"} | {self.stack.physical[lid].name for lid in self.stack.of_type("AWS::Events::EventBus")}
+        for bus in sorted(buses):  # a tap per bus records every event for inspection
+            url, arn = self._queue(f"harness-tap-{bus}"[:80])
+            events.put_rule(Name="harness-tap", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+            events.put_targets(Rule="harness-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+            self._taps[bus] = url
+        for lid, res in self.stack.of_type("AWS::Serverless::Function").items():
+            for event_name, spec in ((res.get("Properties") or {}).get("Events") or {}).items():
+                if spec["Type"] != "EventBridgeRule":
+                    continue  # only EventBridge triggers exist in this stack; others would need their own wiring
+                props = self.stack.resolve(spec["Properties"])
+                bus = props.get("EventBusName", "default")
+                pattern = props["Pattern"]
+                url, arn = self._queue(f"harness-{lid}-{event_name}"[:80])
+                rule = f"{lid}-{event_name}"[:64]
+                events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+                events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "fn", "Arn": arn}])
+                self.routes.append(Route(lid, event_name, bus, pattern, url))
+
+    # -- the outside world -----------------------------------------------------------------------------
+
+    def resource_name(self, logical_id: str) -> str:
+        return self.stack.physical[logical_id].name
+
+    @property
+    def data_bucket(self) -> str:
+        return self.resource_name("DataBucket")
+
+    def upload(self, key: str, body: bytes, bucket: str | None = None) -> dict[str, Any]:
+        """PutObject, then the "Object Created" event S3 sends when the bucket has EventBridge enabled."""
+        bucket = bucket or self.data_bucket
+        put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+        lid = next(lid for lid, r in self.stack.physical.items() if r.name == bucket)
+        props = self.stack.resolve(self.stack.resources[lid].get("Properties") or {})
+        eventbridge = ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {})
+        if eventbridge.get("EventBridgeEnabled") in (True, "true", "True"):
+            self.put_event(self.object_created_event(bucket, key, len(body), put["ETag"].strip('"'),
+                                                     put.get("VersionId")))
+        return put
+
+    def object_created_event(self, bucket: str, key: str, size: int, etag: str,
+                             version_id: str | None) -> dict[str, Any]:
+        # S3 URL-encodes keys in its notifications ("a b" -> "a+b"); '/' stays, or prefix rules could not match
+        event_key = quote_plus(key, safe="/") if self.encode_s3_keys else key
+        detail = S3ObjectCreatedDetail(
+            bucket=S3Bucket(name=bucket),
+            object=S3Object(key=event_key, size=size, etag=etag, version_id=version_id,
+                            sequencer=f"{time.time_ns():X}"),
+            request_id=uuid.uuid4().hex[:16].upper(), requester=ACCOUNT_ID, reason="PutObject",
+        )
+        event = S3ObjectCreatedEvent(detail_type="Object Created", source="aws.s3", detail=detail,
+                                     resources=[f"arn:aws:s3:::{bucket}"])
+        return event.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def put_event(self, event: dict[str, Any], bus: str = "default") -> None:
+        entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
+                 "Resources": event.get("resources", []), "EventBusName": bus}
+        result = self.client("events").put_events(Entries=[entry])
+        if result["FailedEntryCount"]:
+            raise RuntimeError(f"put_events failed: {result['Entries']}")
+
+    # -- delivery ---------------------------------------------------------------------------------------
+
+    def run(self, max_rounds: int = 100) -> None:
+        """Deliver queued events to their handlers until nothing is left to deliver."""
+        sqs = self.client("sqs")
+        for _ in range(max_rounds):
+            self._drain_taps()
+            delivered = False
+            for route in self.routes:
+                while True:
+                    messages = sqs.receive_message(QueueUrl=route.queue_url, MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=0).get("Messages", [])
+                    if not messages:
+                        break
+                    for message in messages:
+                        sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                        event = self._as_lambda_event(json.loads(message["Body"]))
+                        for _ in range(self.deliveries):
+                            self.invoke_async(route.function, event)
+                        delivered = True
+            if not delivered:
+                self._drain_taps()
+                return
+        raise RuntimeError(f"events still flowing after {max_rounds} rounds: is there a loop in the wiring?")
+
+    def _drain_taps(self) -> None:
+        sqs = self.client("sqs")
+        for url in self._taps.values():
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                for message in messages:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    self.events.append(self._as_lambda_event(json.loads(message["Body"])))
+
+    @staticmethod
+    def _as_lambda_event(event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("account", ACCOUNT_ID)  # moto's envelope omits it; EventBridge always sends it
+        if isinstance(event.get("time"), (int, float)):
+            event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return event
+
+    def invoke_async(self, function: str, event: dict[str, Any]) -> Invocation:
+        """Invoke as Lambda does for EventBridge: retry on error, then the OnFailure destination."""
+        config = (self.stack.resources[function].get("Properties") or {}).get("EventInvokeConfig") or {}
+        attempts = 1 + int(config.get("MaximumRetryAttempts", 2))
+        invocation = Invocation(function, event, 0)
+        for attempt in range(1, attempts + 1):
+            invocation = self.invoke(function, event, attempt)
+            if invocation.error is None:
+                return invocation
+        self.failures.append(invocation)
+        destination = self.stack.resolve(((config.get("DestinationConfig") or {}).get("OnFailure") or {}))
+        if destination.get("Type") == "SQS":
+            name = destination["Destination"].rsplit(":", 1)[-1]
+            url = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+            self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps({
+                "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": attempts,
+                                   "functionArn": self.stack.physical[function].arn},
+                "requestPayload": event, "responseContext": {"functionError": "Unhandled"},
+                "responsePayload": {"errorMessage": invocation.error}}))
+        return invocation
+
+    def invoke(self, function: str, event: dict[str, Any], attempt: int = 1) -> Invocation:
+        """One synchronous invocation of a function's real handler, with its template environment."""
+        physical = self.stack.physical[function]
+        context = LambdaContext(function_name=physical.name,
+                                memory_limit_in_mb=int(self.stack.function_property(function, "MemorySize", 128)),
+                                invoked_function_arn=physical.arn,
+                                timeout_s=int(self.stack.function_property(function, "Timeout", 3)),
+                                log_group_name=f"/aws/lambda/{physical.name}")
+        env = self.stack.function_environment(function) | {
+            "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+        invocation = Invocation(function, event, attempt)
+        # Powertools reads its settings when the module is imported, so import inside the environment too;
+        # what handlers print (EMF metrics) is kept with the invocation rather than mixed into the output
+        with _environment(env), contextlib.redirect_stdout(io.StringIO()) as printed:
+            module, handler_name = self._handler(function)
+            try:
+                invocation.result = getattr(module, handler_name)(json.loads(json.dumps(event)), context)
+            except Exception as exc:  # noqa: BLE001 - reported like Lambda does, then retried
+                invocation.error = f"{type(exc).__name__}: {exc}"
+                invocation.result = traceback.format_exc()
+        invocation.output = printed.getvalue()
+        self.invocations.append(invocation)
+        return invocation
+
+    def _handler(self, function: str) -> tuple[ModuleType, str]:
+        code_uri = self.stack.function_property(function, "CodeUri")
+        handler = self.stack.function_property(function, "Handler")
+        module_name, handler_name = handler.rsplit(".", 1)
+        if function not in self._modules:
+            path = self.stack.root / code_uri / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(f"lambda_{function}", path)
+            if spec is None or spec.loader is None:
+                raise FileNotFoundError(f"{function}: handler module {path} not found")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._modules[function] = module
+        return self._modules[function], handler_name
+
+    # -- inspection -------------------------------------------------------------------------------------
+
+    def events_of(self, detail_type: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("detail-type") == detail_type]
+
+    def ledger(self) -> list[dict[str, Any]]:
+        from ft_pipeline.adapters.ledger_table import LedgerTable
+
+        table = self.resource_name("LedgerTable")
+        items = self.client("dynamodb").scan(TableName=table)["Items"]
+        ids = sorted(item["dataset_id"]["S"] for item in items)
+        records = [LedgerTable(table).get(i) for i in ids]
+        return [r.model_dump(mode="json", exclude_none=True) for r in records if r is not None]
+
+    def read_object(self, key: str, bucket: str | None = None) -> bytes:
+        return self.client("s3").get_object(Bucket=bucket or self.data_bucket, Key=key)["Body"].read()
+
+    def list_keys(self, prefix: str = "", bucket: str | None = None) -> list[str]:
+        paginator = self.client("s3").get_paginator("list_objects_v2")
+        return [o["Key"] for page in paginator.paginate(Bucket=bucket or self.data_bucket, Prefix=prefix)
+                for o in page.get("Contents", [])]
+
+    def export_bucket(self, target: Path, bucket: str | None = None) -> list[Path]:
+        written = []
+        for key in self.list_keys(bucket=bucket):
+            path = target / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(self.read_object(key, bucket))
+            written.append(path)
+        return written

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from ft_pipeline.dataset.base_models import CATALOGUE, OutputFormat, resolve_base_model
+from ft_pipeline.dataset.options import InvalidOptions, resolve_options
+from ft_pipeline.hyperparameters import NovaHyperparameters, hyperparameters_for
+
+DEFAULTS = {"base_model": "amazon.nova-micro-v1:0:128k", "hyperparameters": {"epochCount": "3"}}
+
+
+def test_manifest_overrides_stack_defaults_field_by_field():
+    options = resolve_options(DEFAULTS, json.dumps({"split": {"train": 0.7, "validation": 0.2, "test": 0.1}}).encode(),
+                              "m.json")
+    assert options.split.validation == 0.2
+    assert options.epochs == 3  # from the stack default
+    assert options.api_hyperparameters() == {"epochCount": "3", "learningRate": "1e-05",
+                                             "learningRateWarmupSteps": "10"}
+
+
+def test_another_model_drops_the_default_models_hyperparameters():
+    options = resolve_options(DEFAULTS, b'{"base_model": "amazon.titan-text-express-v1"}', "m.json")
+    assert options.base_model == "amazon.titan-text-express-v1:0:8k"
+    assert options.epochs == 5  # Titan's default, not Nova's 3
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (b"{not json", "m.json: not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (b'{"epochs": 3}', "epochs: Extra inputs are not permitted"),
+        (b'{"base_model": "gpt-4"}', "unknown base model 'gpt-4'"),
+        (b'{"hyperparameters": {"epochCount": 9}}', "hyperparameters.epochCount: Input should be less than or equal to 5"),
+        (b'{"hyperparameters": {"batchSize": 8}}', "hyperparameters.batchSize: Extra inputs"),
+        (b'{"split": {"train": 0.5, "validation": 0.1, "test": 0.1}}', "split ratios must sum to 1"),
+        (b'{"base_model": "amazon.titan-text-lite-v1", "deployment": {"mode": "on-demand"}}', "not available"),
+        (b'{"labels": ["a"]}', "at least two distinct"),
+    ],
+)
+def test_invalid_manifests_say_what_and_where(manifest, message):
+    with pytest.raises(InvalidOptions, match="m.json") as err:
+        resolve_options(DEFAULTS, manifest, "m.json")
+    assert message in str(err.value)
+
+
+def test_models_are_found_with_or_without_context_suffix():
+    assert resolve_base_model("anthropic.claude-3-haiku-20240307-v1:0").output_format is OutputFormat.CLAUDE_MESSAGES
+    assert resolve_base_model("amazon.nova-pro-v1:0:300k").family.value == "nova"
+    assert resolve_base_model("meta.llama3-1-8b-instruct-v1").output_format is OutputFormat.PROMPT_COMPLETION
+    assert len({m.model_id for m in CATALOGUE}) == len(CATALOGUE)
+
+
+def test_hyperparameters_accept_api_strings_and_serialise_back_to_strings():
+    hp = hyperparameters_for(resolve_base_model("amazon.nova-lite-v1:0:300k").family,
+                             {"epochCount": "4", "learningRate": "0.00005"})
+    assert isinstance(hp, NovaHyperparameters)
+    assert hp.as_api_map() == {"epochCount": "4", "learningRate": "5e-05", "learningRateWarmupSteps": "10"}
