@@ -213,10 +213,7 @@ class LocalPipeline:
         """PutObject, then the "Object Created" event S3 sends when the bucket has EventBridge enabled."""
         bucket = bucket or self.data_bucket
         put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        lid = next(lid for lid, r in self.stack.physical.items() if r.name == bucket)
-        props = self.stack.resolve(self.stack.resources[lid].get("Properties") or {})
-        eventbridge = ((props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {})
-        if eventbridge.get("EventBridgeEnabled") in (True, "true", "True"):
+        if bucket in self._eventbridge_buckets():
             self.put_event(self.object_created_event(bucket, key, len(body), put["ETag"].strip('"'),
                                                      put.get("VersionId")))
         return put
@@ -315,6 +312,7 @@ class LocalPipeline:
             "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
         invocation = Invocation(function, event, attempt)
+        before = self._object_versions()
         # Powertools reads its settings when the module is imported, so import inside the environment too;
         # what handlers print (EMF metrics) is kept with the invocation rather than mixed into the output
         with _environment(env), contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -326,7 +324,32 @@ class LocalPipeline:
                 invocation.result = traceback.format_exc()
         invocation.output = printed.getvalue()
         self.invocations.append(invocation)
+        self._announce_new_objects(before)
         return invocation
+
+    def _eventbridge_buckets(self) -> list[str]:
+        names = []
+        for lid, res in self.stack.of_type("AWS::S3::Bucket").items():
+            props = self.stack.resolve(res.get("Properties") or {})
+            config = (props.get("NotificationConfiguration") or {}).get("EventBridgeConfiguration") or {}
+            if config.get("EventBridgeEnabled") in (True, "true", "True"):
+                names.append(self.stack.physical[lid].name)
+        return names
+
+    def _object_versions(self) -> dict[tuple[str, str, str], tuple[int, str]]:
+        s3 = self.client("s3")
+        seen = {}
+        for bucket in self._eventbridge_buckets():
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                for v in page.get("Versions", []):
+                    seen[(bucket, v["Key"], v.get("VersionId") or "null")] = (v["Size"], v["ETag"].strip('"'))
+        return seen
+
+    def _announce_new_objects(self, before: dict[tuple[str, str, str], tuple[int, str]]) -> None:
+        """Objects a handler wrote raise "Object Created" events too, as they would in AWS."""
+        for (bucket, key, version), (size, etag) in self._object_versions().items():
+            if (bucket, key, version) not in before:
+                self.put_event(self.object_created_event(bucket, key, size, etag, version))
 
     def _handler(self, function: str) -> tuple[ModuleType, str]:
         code_uri = self.stack.function_property(function, "CodeUri")

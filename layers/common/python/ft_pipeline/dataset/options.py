@@ -110,7 +110,8 @@ class DatasetOptions(_Strict):
             problems = "; ".join(f"hyperparameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"{problems} (for {model.family.value} models)") from None
         if self.deployment.mode is DeploymentMode.ON_DEMAND and not model.supports_on_demand:
-            raise ValueError(f"deployment.mode 'on-demand' is not available for {model.model_id}; use 'provisioned'")
+            raise ValueError(f"deployment.mode 'on-demand' (the stack default unless the manifest sets one) is not "
+                             f"available for {model.model_id}; set deployment.mode to 'provisioned' or 'none'")
         return self
 
     @property

@@ -1,0 +1,183 @@
+"""The validator Lambda through the local harness: wiring from template.yaml, moto for AWS."""
+
+import json
+
+import pytest
+
+from local_emulation.harness import LocalPipeline
+from tests.conftest import BAD_INPUTS, HEADLINES, conversation, jsonl
+
+HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
+
+
+def pipeline_events(pipeline, detail_type):
+    return [e for e in pipeline.events_of(detail_type) if e["source"] == "ft-pipeline.dataset-validator"]
+
+
+def test_upload_becomes_validated_splits_event_and_ledger_record(pipeline):
+    pipeline.upload("incoming/headlines.csv", HEADLINES_CSV)
+    pipeline.run()
+
+    (event,) = pipeline_events(pipeline, "DatasetValidated")
+    detail = event["detail"]
+    dataset_id = detail["dataset_id"]
+    assert detail["counts"] | {} == {"train": 1600, "validation": 201, "test": 199, "rejected": 0,
+                                     "duplicates": 0, "blank": 0, "records_read": 2000}
+    assert detail["labels"] == ["business", "entertainment", "health", "science"]
+    prefix = f"datasets/{dataset_id}/"
+    assert sorted(pipeline.list_keys(prefix)) == [prefix + f for f in (
+        "rejected.jsonl", "report.json", "test.jsonl", "train.jsonl", "validation.jsonl")]
+    for uri in (detail["training_data_uri"], detail["validation_data_uri"], detail["test_data_uri"]):
+        assert uri.startswith(f"s3://{pipeline.data_bucket}/{prefix}")
+    assert pipeline.read_object("incoming/headlines.csv") == HEADLINES_CSV  # the input is untouched
+
+    (run,) = pipeline.ledger()
+    assert run["dataset_id"] == dataset_id and run["status"] == "VALIDATED"
+    assert [t["status"] for t in run["timeline"]] == ["VALIDATING", "VALIDATED"]
+    assert run["outputs"]["train.jsonl"] == detail["training_data_uri"]
+    assert "lease_owner" not in run
+
+
+def test_outputs_written_by_the_validator_do_not_trigger_it_again(pipeline):
+    pipeline.upload("incoming/headlines.csv", HEADLINES_CSV)
+    pipeline.run()
+    created = [e["detail"]["object"]["key"] for e in pipeline.events_of("Object Created")]
+    assert len(created) == 6  # the upload and the five outputs
+    assert len(pipeline.invocations) == 1
+
+
+def test_three_deliveries_validate_once():
+    with LocalPipeline(deliveries=3) as pipeline:
+        pipeline.upload("incoming/headlines.csv", HEADLINES_CSV)
+        pipeline.run()
+        outcomes = [i.result["outcome"] for i in pipeline.invocations]
+        assert outcomes == ["VALIDATED", "SKIPPED_DUPLICATE", "SKIPPED_DUPLICATE"]
+        assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
+        assert len(pipeline.ledger()[0]["timeline"]) == 2
+
+
+@pytest.mark.parametrize("encode", [True, False])
+def test_keys_with_spaces_and_plus_signs_are_found_whether_or_not_encoded(encode):
+    with LocalPipeline(encode_s3_keys=encode) as pipeline:
+        key = "incoming/team a/news+headlines (v2).csv"
+        pipeline.upload(key, HEADLINES_CSV)
+        pipeline.run()
+        (event,) = pipeline_events(pipeline, "DatasetValidated")
+        assert event["detail"]["source"]["key"] == key
+
+
+def test_percent_encoded_slash_is_decoded(pipeline):
+    pipeline.client("s3").put_object(Bucket=pipeline.data_bucket, Key="incoming/sub/h.csv", Body=HEADLINES_CSV)
+    head = pipeline.client("s3").head_object(Bucket=pipeline.data_bucket, Key="incoming/sub/h.csv")
+    event = pipeline.object_created_event(pipeline.data_bucket, "incoming/sub/h.csv", len(HEADLINES_CSV),
+                                          head["ETag"].strip('"'), head["VersionId"])
+    event["detail"]["object"]["key"] = "incoming%2Fsub%2Fh.csv"
+    invocation = pipeline.invoke("DatasetValidatorFunction", event)
+    assert invocation.error is None, invocation.result
+    assert invocation.result["outcome"] == "VALIDATED"
+    assert invocation.result["key"] == "incoming/sub/h.csv"
+
+
+def test_a_new_version_of_the_same_key_is_a_new_run(pipeline):
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV.replace(b"AOL", b"A.O.L."))
+    pipeline.run()
+    assert len({e["detail"]["dataset_id"] for e in pipeline_events(pipeline, "DatasetValidated")}) == 2
+
+
+def test_objects_outside_incoming_are_not_routed(pipeline):
+    pipeline.upload("elsewhere/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert pipeline.invocations == []
+
+
+def test_options_manifest_beside_the_data_changes_the_model(pipeline):
+    manifest = {"base_model": "amazon.titan-text-express-v1", "hyperparameters": {"epochCount": "2"},
+                "split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "deployment": {"mode": "provisioned"}}
+    pipeline.upload("incoming/h.csv.options.json", json.dumps(manifest).encode())
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    outcomes = sorted(i.result["outcome"] for i in pipeline.invocations)
+    assert outcomes == ["SKIPPED_NOT_A_DATASET", "VALIDATED"]  # the manifest itself is not a dataset
+    (event,) = pipeline_events(pipeline, "DatasetValidated")
+    assert event["detail"]["base_model"] == "amazon.titan-text-express-v1:0:8k"
+    assert event["detail"]["options"]["hyperparameters"] == {"epochCount": "2"}
+    assert abs(event["detail"]["counts"]["train"] - 1800) <= 4  # 90% of each label, to a record
+    train = pipeline.read_object(event["detail"]["training_data_uri"].split("/", 3)[3])
+    assert json.loads(train.splitlines()[0]).keys() == {"prompt", "completion"}
+
+
+def test_invalid_manifest_rejects_the_dataset_with_the_reason(pipeline):
+    pipeline.upload("incoming/h.csv.options.json", b'{"hyperparameters": {"epochCount": 50}}')
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    (event,) = pipeline_events(pipeline, "DatasetRejected")
+    (reason,) = event["detail"]["reasons"]
+    assert "h.csv.options.json" in reason and "hyperparameters.epochCount" in reason
+    report = json.loads(pipeline.read_object(event["detail"]["report_uri"].split("/", 3)[3]))
+    assert report["status"] == "REJECTED"
+    assert pipeline.ledger()[0]["status"] == "REJECTED"
+
+
+def test_bad_file_is_rejected_with_report_and_rejected_records(pipeline):
+    pipeline.upload("incoming/wrong.jsonl", (BAD_INPUTS / "wrong_schema.jsonl").read_bytes())
+    pipeline.run()
+    (event,) = pipeline_events(pipeline, "DatasetRejected")
+    detail = event["detail"]
+    assert "none of the 20 records is valid" in detail["reasons"][0]
+    rejected = pipeline.read_object(detail["rejected_uri"].split("/", 3)[3]).splitlines()
+    assert len(rejected) == 20 and json.loads(rejected[0])["line"] == 1
+    assert not [k for k in pipeline.list_keys("datasets/") if k.endswith("train.jsonl")]
+
+
+def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, monkeypatch):
+    from ft_pipeline.adapters import event_bus
+
+    real_publish = event_bus.EventBridgePublisher.publish
+    calls = {"n": 0}
+
+    def flaky_publish(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("EventBridge unreachable")
+        return real_publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", flaky_publish)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert [i.error is None for i in pipeline.invocations] == [False, True]
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
+    statuses = [t["status"] for t in pipeline.ledger()[0]["timeline"]]
+    assert statuses == ["VALIDATING", "ATTEMPT_FAILED", "VALIDATING", "VALIDATED"]
+    assert pipeline.failures == []
+
+
+def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch):
+    from ft_pipeline.adapters import event_bus
+
+    def broken(self, *args, **kwargs):
+        raise ConnectionError("EventBridge unreachable")
+
+    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", broken)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert len(pipeline.invocations) == 3  # the first attempt and Lambda's two retries
+    sqs = pipeline.client("sqs")
+    url = sqs.get_queue_url(QueueName=pipeline.resource_name("PipelineDeadLetterQueue"))["QueueUrl"]
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["requestContext"]["condition"] == "RetriesExhausted"
+    assert "EventBridge unreachable" in body["responsePayload"]["errorMessage"]
+
+
+def test_a_live_claim_makes_a_concurrent_duplicate_skip(pipeline):
+    from ft_pipeline.adapters.ledger_table import ClaimOutcome, LedgerTable
+
+    ledger = LedgerTable(pipeline.resource_name("LedgerTable"))
+    source = {"bucket": "b", "key": "k"}
+    assert ledger.claim_validation("d-1", source, "first", now=1000.0, lease_until=2000.0).outcome is ClaimOutcome.CLAIMED
+    assert ledger.claim_validation("d-1", source, "second", now=1500.0, lease_until=2500.0).outcome is ClaimOutcome.BUSY
+    # the first invocation died without a word: once its deadline passed, a retry takes over
+    assert ledger.claim_validation("d-1", source, "third", now=2001.0, lease_until=3000.0).outcome is ClaimOutcome.CLAIMED
+    assert ledger.finish_validation("d-1", "first", __import__("ft_pipeline.ledger").ledger.RunStatus.VALIDATED,
+                                    {}, "late") is False

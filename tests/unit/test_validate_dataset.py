@@ -1,0 +1,194 @@
+"""The validator on whole files: formats per model family, splits, accounting, duplicates, encodings."""
+
+import codecs
+import csv
+import gzip
+import json
+from collections import Counter
+
+import pytest
+
+from ft_pipeline.dataset.report import DatasetStatus
+from tests.conftest import HEADLINES, conversation, jsonl, read_jsonl
+
+LABELS = ["business", "entertainment", "health", "science"]
+
+
+def headlines_bytes(n: int | None = None) -> bytes:
+    text = (HEADLINES / "validation.csv").read_text(encoding="utf-8")
+    if n is None:
+        return text.encode()
+    return "".join(text.splitlines(keepends=True)[: n + 1]).encode()
+
+
+def test_headlines_become_stratified_nova_conversations(validate):
+    report, out = validate(headlines_bytes(), name="validation.csv")
+    assert report.status is DatasetStatus.VALIDATED, report.reasons
+    assert report.labels == LABELS
+    counts = report.counts
+    assert (counts.records_read, counts.accepted, counts.rejected, counts.blank) == (2000, 2000, 0, 0)
+    train = read_jsonl(out / "train.jsonl")
+    first = train[0]
+    assert first["schemaVersion"] == "bedrock-conversation-2024"
+    assert [m["role"] for m in first["messages"]] == ["user", "assistant"]
+    assert "business, entertainment, health, science" in first["messages"][0]["content"][0]["text"]
+    assert first["messages"][1]["content"][0]["text"] in LABELS
+    # every label is split 80/10/10 to within a record
+    for label, total in report.label_counts.items():
+        for split, share in (("train", 0.8), ("validation", 0.1), ("test", 0.1)):
+            assert abs(report.splits[split].labels[label] - share * total) <= 1
+    assert sum(s.records for s in report.splits.values()) == 2000
+
+
+def test_the_same_file_always_splits_the_same_way(validate):
+    _, a = validate(headlines_bytes(300), name="a.csv")
+    _, b = validate(headlines_bytes(300), name="a.csv")
+    for split in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        assert (a / split).read_bytes() == (b / split).read_bytes()
+
+
+def test_test_split_never_overlaps_training(validate):
+    _, out = validate(headlines_bytes(), name="validation.csv")
+    def texts(split):
+        return {r["messages"][0]["content"][0]["text"] for r in read_jsonl(out / split)}
+    assert not texts("train.jsonl") & texts("test.jsonl")
+    assert not texts("validation.jsonl") & texts("test.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("model", "check"),
+    [
+        ("amazon.titan-text-express-v1:0:8k", lambda r: set(r) == {"prompt", "completion"}),
+        ("meta.llama3-1-8b-instruct-v1:0:128k", lambda r: set(r) == {"prompt", "completion"}),
+        ("cohere.command-light-text-v14:7:4k", lambda r: set(r) == {"prompt", "completion"}),
+        ("anthropic.claude-3-haiku-20240307-v1:0:200k",
+         lambda r: set(r) == {"messages"} and isinstance(r["messages"][0]["content"], str)),
+        ("meta.llama3-2-3b-instruct-v1:0:128k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
+        ("amazon.nova-pro-v1:0:300k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
+    ],
+)
+def test_output_format_follows_the_base_model(validate, model, check):
+    report, out = validate(headlines_bytes(400), name="h.csv", base_model=model)
+    assert report.status is DatasetStatus.VALIDATED, report.reasons
+    assert all(check(r) for r in read_jsonl(out / "train.jsonl"))
+
+
+def test_prompt_completion_input_becomes_conversations_and_back(validate):
+    records = [{"prompt": f"Question {i}?", "completion": f"Answer {i}."} for i in range(50)]
+    report, out = validate(jsonl(records), system_prompt="You answer briefly.")
+    assert report.status is DatasetStatus.VALIDATED
+    assert report.input.input_format == "prompt-completion"
+    rec = read_jsonl(out / "train.jsonl")[0]
+    assert rec["system"] == [{"text": "You answer briefly."}]
+    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(50)]),
+                           base_model="amazon.titan-text-lite-v1")
+    assert read_jsonl(out / "train.jsonl")[0].keys() == {"prompt", "completion"}
+
+
+def test_multi_turn_conversations_cannot_become_prompt_completion(validate):
+    three = {"schemaVersion": "x", "messages": [
+        {"role": r, "content": [{"text": t}]} for r, t in
+        (("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d"))]}
+    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(40)] + [three]),
+                           base_model="amazon.titan-text-express-v1")
+    rejected = read_jsonl(out / "rejected.jsonl")
+    assert [r["code"] for r in rejected] == ["multi-turn"]
+    assert rejected[0]["line"] == 41
+
+
+def test_crlf_bom_and_gzip_give_the_same_records(validate):
+    plain = headlines_bytes(120)
+    crlf_bom = codecs.BOM_UTF8 + plain.replace(b"\n", b"\r\n")
+    _, a = validate(plain, name="a.csv")
+    _, b = validate(crlf_bom, name="b.csv")
+    _, c = validate(gzip.compress(crlf_bom), name="c.csv.gz")
+    assert (a / "train.jsonl").read_bytes() == (b / "train.jsonl").read_bytes() == (c / "train.jsonl").read_bytes()
+
+
+def test_csv_quoted_newlines_count_as_one_record(validate):
+    rows = [[f"headline {i}\nwith a second line" if i % 7 == 0 else f"headline {i}", LABELS[i % 4]]
+            for i in range(60)]
+    import io
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([["text", "label"], *rows])
+    report, _ = validate(buf.getvalue().encode(), name="q.csv")
+    assert report.counts.records_read == 60
+    assert report.counts.accepted == 60
+
+
+def test_accounting_adds_up_and_every_rejected_record_is_kept(validate):
+    lines = [conversation(f"question {i}", f"answer {i}") for i in range(60)]
+    lines[5] = "{broken json"
+    lines[9] = ""
+    lines[20] = conversation("question 1", "answer 1")  # duplicate of line 2
+    lines[30] = {"schemaVersion": "x", "messages": [{"role": "user", "content": [{"text": "alone"}]}]}
+    report, out = validate(jsonl(lines))
+    c = report.counts
+    assert c.accepted + c.rejected + c.blank == c.records_read == 60
+    assert (c.rejected, c.blank, c.duplicates) == (3, 1, 1)
+    rejected = {r["line"]: r for r in read_jsonl(out / "rejected.jsonl")}
+    assert rejected[6]["code"] == "invalid-json" and rejected[6]["original"] == "{broken json"
+    assert rejected[21]["reason"] == "duplicate of line 2"
+    assert rejected[31]["field"] == "messages"
+    written = sum(len(read_jsonl(out / f)) for f in ("train.jsonl", "validation.jsonl", "test.jsonl"))
+    assert written == c.accepted
+
+
+def test_same_text_with_another_label_is_a_conflict_not_a_duplicate(validate):
+    rows = "text,label\n" + "".join(f"headline {i},{LABELS[i % 2]}\n" for i in range(40)) + "HEADLINE  3,business\n"
+    report, out = validate(rows.encode(), name="c.csv")
+    rejected = read_jsonl(out / "rejected.jsonl")
+    assert rejected[0]["code"] == "label-conflict"
+    assert "line 5" in rejected[0]["reason"]
+    assert report.counts.duplicates == 0
+
+
+def test_invalid_utf8_inside_one_csv_record_rejects_only_that_record(validate):
+    data = headlines_bytes(50).replace(b"AOL Stock", b"AOL \xff\xfe Stock")
+    report, out = validate(data, name="u.csv")
+    assert report.status is DatasetStatus.VALIDATED
+    rejected = read_jsonl(out / "rejected.jsonl")
+    assert [r["code"] for r in rejected] == ["encoding"]
+    assert "\\xff" in rejected[0]["original"]
+
+
+def test_validation_split_is_capped_for_models_with_a_validation_limit(validate):
+    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(9_000))
+    report, _ = validate(data.encode(), name="big.csv", base_model="anthropic.claude-3-haiku-20240307-v1:0:200k")
+    assert report.splits["validation"].records == 900  # 10%, under the 1,000 cap
+    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(12_000))
+    report, _ = validate(data.encode(), name="big.csv", base_model="cohere.command-text-v14:7:4k",
+                         split={"train": 0.8, "validation": 0.15, "test": 0.05})
+    assert report.splits["validation"].records == 1_000
+    assert report.status is DatasetStatus.REJECTED  # 10,400 training records > 10,000
+    assert any("10000" in r or "10,000" in r for r in report.reasons)
+
+
+def test_report_has_cost_lengths_and_imbalance_warning(validate):
+    rows = "text,label\n" + "".join(f"headline {i},{'common' if i % 12 else 'rare'}\n" for i in range(240))
+    report, out = validate(rows.encode(), name="imb.csv")
+    assert any("class imbalance" in w for w in report.warnings)
+    cost = report.estimated_cost
+    assert cost.epochs == 2 and cost.training_tokens_total == 2 * report.splits["train"].estimated_tokens
+    assert cost.usd == pytest.approx(cost.training_tokens_total / 1000 * 0.001, abs=1e-4)
+    lengths = report.lengths["characters"]
+    assert lengths["min"] <= lengths["p50"] <= lengths["p95"] <= lengths["max"]
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["counts"]["accepted"] == 240 and on_disk["accounting_balanced"] is True
+
+
+def test_rejected_dataset_leaves_no_training_files(validate):
+    report, out = validate(jsonl([conversation("a", "b")] * 3))
+    assert report.status is DatasetStatus.REJECTED
+    assert sorted(p.name for p in out.iterdir()) == ["rejected.jsonl", "report.json"]
+
+
+def test_labels_option_fixes_the_set_and_rejects_others(validate):
+    rows = "text,label\n" + "".join(f"headline {i},{LABELS[i % 4]}\n" for i in range(80))
+    report, out = validate(rows.encode(), name="l.csv", labels=["science", "business", "health", "entertainment"],
+                           max_rejected_fraction=0.5)
+    assert report.labels == ["science", "business", "health", "entertainment"]  # the configured order
+    assert Counter(r["code"] for r in read_jsonl(out / "rejected.jsonl")) == {}
+    report, out = validate(rows.encode(), name="l.csv", labels=["science", "business", "health"],
+                           max_rejected_fraction=0.5)
+    assert Counter(r["code"] for r in read_jsonl(out / "rejected.jsonl")) == {"unknown-label": 20}
