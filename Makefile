@@ -18,7 +18,7 @@ help:
 	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, sam build"
 	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/python/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -72,6 +72,7 @@ sam-build: $(TEMPLATE_VENV)/.installed
 		export PYENV_VERSION="$$(pyenv version-name):$$v"; \
 		PATH="$(CURDIR)/$(TEMPLATE_VENV)/bin:$$PATH" sam build; \
 	else PATH="$(CURDIR)/$(TEMPLATE_VENV)/bin:$$PATH" sam build; fi
+	@test -d .aws-sam/build/CommonLayer/python/ft_pipeline || { echo "layer misbuilt: no python/ft_pipeline" >&2; exit 1; }
 
 template-check: sam-validate cfn-lint sam-build
 

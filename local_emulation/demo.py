@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     for reason in report["reasons"]:
         print(f"  reason    {reason}")
     print(f"\nresults under {out}/:")
-    print(f"  bucket/       the emulated bucket's objects (inputs under incoming/, outputs under datasets/)")
-    print(f"  run.json      the run's ledger record")
-    print(f"  events.json   every event that crossed a bus")
+    print("  bucket/       the emulated bucket's objects (inputs under incoming/, outputs under datasets/)")
+    print("  run.json      the run's ledger record")
+    print("  events.json   every event that crossed a bus")
     print("\nThis slice of the pipeline ends at DatasetValidated; training, deployment and evaluation "
           "are later steps.")
     return 1 if failed or run["status"] != "VALIDATED" else 0

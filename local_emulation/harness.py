@@ -289,7 +289,7 @@ class LocalPipeline:
             if invocation.error is None:
                 return invocation
         self.failures.append(invocation)
-        destination = self.stack.resolve(((config.get("DestinationConfig") or {}).get("OnFailure") or {}))
+        destination = self.stack.resolve((config.get("DestinationConfig") or {}).get("OnFailure") or {})
         if destination.get("Type") == "SQS":
             name = destination["Destination"].rsplit(":", 1)[-1]
             url = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from local_emulation.harness import LocalPipeline
-from tests.conftest import BAD_INPUTS, HEADLINES, conversation, jsonl
+from tests.conftest import BAD_INPUTS, HEADLINES
 
 HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
 
@@ -172,12 +172,31 @@ def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch)
 
 def test_a_live_claim_makes_a_concurrent_duplicate_skip(pipeline):
     from ft_pipeline.adapters.ledger_table import ClaimOutcome, LedgerTable
+    from ft_pipeline.ledger import RunStatus
 
     ledger = LedgerTable(pipeline.resource_name("LedgerTable"))
-    source = {"bucket": "b", "key": "k"}
-    assert ledger.claim_validation("d-1", source, "first", now=1000.0, lease_until=2000.0).outcome is ClaimOutcome.CLAIMED
-    assert ledger.claim_validation("d-1", source, "second", now=1500.0, lease_until=2500.0).outcome is ClaimOutcome.BUSY
+
+    def claim(owner, now, lease_until):
+        return ledger.claim_validation("d-1", {"bucket": "b", "key": "k"}, owner, now, lease_until).outcome
+
+    assert claim("first", 1000.0, 2000.0) is ClaimOutcome.CLAIMED
+    assert claim("second", 1500.0, 2500.0) is ClaimOutcome.BUSY
     # the first invocation died without a word: once its deadline passed, a retry takes over
-    assert ledger.claim_validation("d-1", source, "third", now=2001.0, lease_until=3000.0).outcome is ClaimOutcome.CLAIMED
-    assert ledger.finish_validation("d-1", "first", __import__("ft_pipeline.ledger").ledger.RunStatus.VALIDATED,
-                                    {}, "late") is False
+    assert claim("third", 2001.0, 3000.0) is ClaimOutcome.CLAIMED
+    assert ledger.finish_validation("d-1", "first", RunStatus.VALIDATED, {}, "late") is False
+    assert ledger.finish_validation("d-1", "third", RunStatus.VALIDATED, {}, "done") is True
+    assert claim("fourth", 9999.0, 10000.0) is ClaimOutcome.DONE
+
+
+def test_a_wiring_mistake_in_the_template_fails_locally(tmp_path):
+    from tests.conftest import REPO
+
+    broken = tmp_path / "template.yaml"
+    text = (REPO / "template.yaml").read_text()
+    assert "key: [{prefix: !Ref IncomingPrefix}]" in text
+    broken.write_text(text.replace("key: [{prefix: !Ref IncomingPrefix}]", "key: [{prefix: uploads/}]"))
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    with LocalPipeline(template=broken) as pipeline:
+        pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+        pipeline.run()
+        assert pipeline.invocations == []  # the upload never reaches the validator, as in AWS

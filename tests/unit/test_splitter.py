@@ -12,7 +12,7 @@ def test_every_label_is_split_in_the_requested_ratios():
     labels = ["a"] * 1000 + ["b"] * 300 + ["c"] * 50
     splits = assign_all(labels)
     for label, total in (("a", 1000), ("b", 300), ("c", 50)):
-        per = Counter(s for s, l in zip(splits, labels, strict=True) if l == label)
+        per = Counter(s for s, lab in zip(splits, labels, strict=True) if lab == label)
         assert abs(per[TRAIN] - 0.8 * total) <= 1
         assert abs(per[VALIDATION] - 0.1 * total) <= 1
         assert abs(per[TEST] - 0.1 * total) <= 1

@@ -41,7 +41,8 @@ class ValidatorSettings(BaseModel):
         try:
             train, validation, test = (float(x) for x in self.default_split.split(","))
         except ValueError:
-            raise SettingsError(f"DEFAULT_SPLIT must be three comma-separated ratios, got {self.default_split!r}")
+            raise SettingsError(f"DEFAULT_SPLIT must be three comma-separated ratios, got {self.default_split!r}") \
+                from None
         return {
             "base_model": self.default_base_model,
             "hyperparameters": json.loads(self.default_hyperparameters or "{}"),

@@ -73,7 +73,9 @@ class LedgerTable:
                     "created_at = if_not_exists(created_at, :at), #source = :source, "
                     "timeline = list_append(if_not_exists(timeline, :empty), :entry)"
                 ),
-                ConditionExpression="attribute_not_exists(dataset_id) OR (#status = :validating AND lease_until < :now)",
+                ConditionExpression=(
+                    "attribute_not_exists(dataset_id) OR (#status = :validating AND lease_until < :now)"
+                ),
                 ExpressionAttributeNames={"#status": "status", "#source": "source"},
                 ExpressionAttributeValues={
                     ":validating": {"S": RunStatus.VALIDATING.value},

@@ -89,7 +89,8 @@ CATALOGUE: tuple[BaseModel, ...] = (
               4_096, chars_per_token=6.0, price_per_1k_training_tokens_usd=0.0004,
               notes=("record-count quota UNCONFIRMED (10,000 assumed)", "2,048 tokens when batchSize is 3-6")),
     BaseModel("anthropic.claude-3-haiku-20240307-v1:0:200k", Family.CLAUDE_3_HAIKU, OutputFormat.CLAUDE_MESSAGES,
-              32, 10_000, 1_000, 32_000, max_training_records=10_000, max_training_bytes=10 * _GB, max_validation_bytes=1 * _GB,
+              32, 10_000, 1_000, 32_000, max_training_records=10_000,
+              max_training_bytes=10 * _GB, max_validation_bytes=1 * _GB,
               price_per_1k_training_tokens_usd=0.004),
     BaseModel("meta.llama3-1-8b-instruct-v1:0:128k", Family.LLAMA_3_1, OutputFormat.PROMPT_COMPLETION, 100, 10_000,
               None, 16_000, max_input_tokens=16_000, max_output_tokens=16_000, chars_per_token=6.0,
@@ -111,7 +112,8 @@ CATALOGUE: tuple[BaseModel, ...] = (
               6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0, max_training_records=10_000,
               price_per_1k_training_tokens_usd=0.004),
     BaseModel("cohere.command-light-text-v14:7:4k", Family.COHERE_COMMAND, OutputFormat.PROMPT_COMPLETION, 1, 11_000,
-              1_000, 6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0, max_training_records=10_000,
+              1_000, 6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0,
+              max_training_records=10_000,
               price_per_1k_training_tokens_usd=0.001),
 )
 

@@ -50,9 +50,9 @@ def classify_json_record(obj: Any) -> InputFormat:
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}", code="wrong-schema")
     if "messages" in obj:
         messages = obj["messages"]
-        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
-            if isinstance(messages[0].get("content"), str):
-                return InputFormat.CLAUDE_MESSAGES
+        first = messages[0] if isinstance(messages, list) and messages else None
+        if isinstance(first, dict) and isinstance(first.get("content"), str):
+            return InputFormat.CLAUDE_MESSAGES
         return InputFormat.CONVERSATION_2024
     if "prompt" in obj or "completion" in obj:
         return InputFormat.PROMPT_COMPLETION

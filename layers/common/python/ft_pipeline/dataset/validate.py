@@ -259,7 +259,7 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
     system = options.system_prompt
     writers = [_SplitWriter(out_dir / f"{n}.jsonl", f"{n}.jsonl") for n in SPLIT_NAMES]
     chars_stats, token_stats = LengthStats(), LengthStats()
-    labelled_tmp = [tempfile.TemporaryFile(dir=out_dir) for _ in SPLIT_NAMES]
+    labelled_tmp = [tempfile.TemporaryFile(dir=out_dir) for _ in SPLIT_NAMES]  # noqa: SIM115 - closed below
 
     def reject(item: _Item, err: RecordError) -> None:
         counts.rejected += 1

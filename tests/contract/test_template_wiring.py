@@ -1,0 +1,117 @@
+"""template.yaml against the contracts: patterns, environment, retries, permissions, runtime."""
+
+import json
+
+import pytest
+from moto.events.models import EventPattern
+
+from ft_pipeline.contracts import DatasetRejected, DatasetValidated, S3ObjectCreatedEvent, pattern_for
+from ft_pipeline.settings import ValidatorSettings
+from local_emulation.template import Stack
+from tests.conftest import EVENTS, REPO
+
+
+@pytest.fixture(scope="module")
+def stack():
+    return Stack(REPO / "template.yaml", "contract")
+
+
+def functions(stack):
+    return stack.of_type("AWS::Serverless::Function")
+
+
+def rules(stack):
+    for lid, res in functions(stack).items():
+        for name, event in (res["Properties"].get("Events") or {}).items():
+            if event["Type"] == "EventBridgeRule":
+                yield lid, name, stack.resolve(event["Properties"])
+
+
+def matches(pattern, event) -> bool:
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def fixture(name, bucket=None):
+    event = json.loads((EVENTS / name).read_text())
+    if bucket:
+        event["detail"]["bucket"]["name"] = bucket
+    return event
+
+
+def test_validator_rule_is_the_contract_pattern(stack):
+    props = stack.resolve(functions(stack)["DatasetValidatorFunction"]["Properties"]["Events"]["DatasetUploaded"]
+                          ["Properties"])
+    bucket, prefix = stack.ref("DataBucket"), stack.parameters["IncomingPrefix"]
+    assert props["Pattern"] == S3ObjectCreatedEvent.pattern(bucket, prefix)
+    assert "EventBusName" not in props  # S3 sends to the default bus
+
+
+def test_validator_rule_matches_uploads_and_nothing_else(stack):
+    pattern = S3ObjectCreatedEvent.pattern(stack.ref("DataBucket"), stack.parameters["IncomingPrefix"])
+    bucket = stack.ref("DataBucket")
+    assert matches(pattern, fixture("s3_object_created.json", bucket))
+    assert matches(pattern, fixture("s3_object_created_encoded_key.json", bucket))
+    other_prefix = fixture("s3_object_created.json", bucket)
+    other_prefix["detail"]["object"]["key"] = "datasets/x/train.jsonl"  # our own outputs
+    assert not matches(pattern, other_prefix)
+    assert not matches(pattern, fixture("s3_object_created.json", "someone-elses-bucket"))
+    deleted = fixture("s3_object_created.json", bucket) | {"detail-type": "Object Deleted"}
+    assert not matches(pattern, deleted)
+
+
+def test_pipeline_events_are_told_apart_by_their_patterns():
+    validated, rejected = fixture("dataset_validated.json"), fixture("dataset_rejected.json")
+    assert matches(pattern_for(DatasetValidated), validated) and not matches(pattern_for(DatasetValidated), rejected)
+    assert matches(pattern_for(DatasetRejected), rejected) and not matches(pattern_for(DatasetRejected), validated)
+
+
+def test_every_rule_retries_and_dead_letters(stack):
+    found = list(rules(stack))
+    assert found
+    for lid, name, props in found:
+        assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1, (lid, name)
+        assert props["DeadLetterConfig"]["Arn"] == stack.get_att("PipelineDeadLetterQueue", "Arn"), (lid, name)
+
+
+def test_every_async_function_has_an_on_failure_destination(stack):
+    for lid, res in functions(stack).items():
+        config = stack.resolve(res["Properties"]["EventInvokeConfig"])
+        assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS", lid
+
+
+def test_validator_environment_satisfies_its_settings(stack):
+    env = stack.function_environment("DatasetValidatorFunction")
+    settings = ValidatorSettings.model_validate(env)
+    assert settings.event_bus_name == stack.ref("PipelineBus")
+    assert settings.ledger_table == stack.ref("LedgerTable")
+    assert settings.option_defaults()["base_model"] == stack.parameters["DefaultBaseModel"]
+
+
+def test_validator_reads_only_uploads_and_writes_only_datasets(stack):
+    statements = stack.resolve(functions(stack)["DatasetValidatorFunction"]["Properties"]["Policies"])[0]["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    bucket_arn = stack.get_att("DataBucket", "Arn")
+    assert by_sid["ReadUploads"]["Resource"] == f"{bucket_arn}/incoming/*"
+    assert by_sid["WriteDatasets"]["Resource"] == f"{bucket_arn}/datasets/*"
+    assert by_sid["WriteDatasets"]["Action"] == "s3:PutObject"
+    assert all("*" not in json.dumps(s["Action"]) for s in statements)
+    assert by_sid["AnnounceOutcome"]["Resource"] == stack.get_att("PipelineBus", "Arn")
+
+
+def test_runtime_architecture_and_layer(stack):
+    fn_globals = stack.template["Globals"]["Function"]
+    assert fn_globals["Runtime"] == "python3.13" and fn_globals["Architectures"] == ["arm64"]
+    assert fn_globals["Layers"] == [{"Ref": "CommonLayer"}]
+    layer = stack.resources["CommonLayer"]
+    content = REPO / layer["Properties"]["ContentUri"]
+    assert (content / "requirements.txt").is_file() and (content / "ft_pipeline" / "__init__.py").is_file()
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+
+
+def test_bucket_sends_events_to_eventbridge_and_is_locked_down(stack):
+    props = stack.resolve(stack.resources["DataBucket"]["Properties"])
+    assert props["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    assert props["VersioningConfiguration"]["Status"] == "Enabled"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    policy = stack.resolve(stack.resources["DataBucketPolicy"]["Properties"])["PolicyDocument"]
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
