@@ -192,3 +192,33 @@ def test_labels_option_fixes_the_set_and_rejects_others(validate):
     report, out = validate(rows.encode(), name="l.csv", labels=["science", "business", "health"],
                            max_rejected_fraction=0.5)
     assert Counter(r["code"] for r in read_jsonl(out / "rejected.jsonl")) == {"unknown-label": 20}
+
+
+def test_over_quota_dataset_is_rejected_but_every_record_is_still_accounted_for(validate):
+    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(25_000))
+    report, out = validate(data.encode(), name="huge.csv")  # Nova: at most 20,000 training + validation records
+    assert report.status is DatasetStatus.REJECTED
+    assert any("more than 20000 training + validation records" in r for r in report.reasons)
+    assert report.counts.accepted == 25_000 and report.counts.balanced
+    assert any("not deduplicated or split" in w for w in report.warnings)
+    assert not (out / "train.jsonl").exists()
+    report, _ = validate(data.encode(), name="huge.csv", max_records=30_000)  # a raised quota
+    assert report.status is DatasetStatus.VALIDATED
+
+
+@pytest.mark.parametrize("token", ["User:", "Bot:", "Assistant:", "System:", "[EOS]", "<image>", "<video>",
+                                   "USER:", "BOT:", "ASSISTANT:", "SYSTEM:", "Thought:"])
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_every_nova_reserved_string_is_caught_wherever_it_is(validate, token, where):
+    text = {"start": f"{token} says hi", "middle": f"so the {token} said", "end": f"and then {token}"}[where]
+    records = [conversation(f"question {i}: why?", f"answer {i}") for i in range(40)] + [conversation(text, "ok")]
+    _, out = validate(jsonl(records))
+    rejected = read_jsonl(out / "rejected.jsonl")
+    assert [(r["line"], r["code"]) for r in rejected] == [(41, "reserved-string")]
+    assert repr(token) in rejected[0]["reason"]
+
+
+def test_colons_alone_are_not_reserved(validate):
+    records = [conversation(f"Time: 10:{i:02d}. Note: fine", f"Re: answer {i}") for i in range(40)]
+    report, _ = validate(jsonl(records))
+    assert report.counts.rejected == 0

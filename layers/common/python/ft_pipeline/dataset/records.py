@@ -106,8 +106,28 @@ _PC_KEYS = frozenset({"prompt", "completion"})
 _TL_KEYS = frozenset({"text", "label"})
 
 
+def _role_error(i: int, role: Any, expected: str) -> RecordError:
+    return RecordError(f"messages[{i}].role is {role!r}, expected {expected!r}: roles must alternate, "
+                       "starting with user", field=f"messages[{i}].role", code="roles")
+
+
+def _block_text(block: Any, i: int, j: int) -> str:
+    text = block.get("text") if type(block) is dict else None
+    if type(text) is str and text and not text.isspace():
+        return text
+    path = f"messages[{i}].content[{j}]"
+    if not isinstance(block, dict) or "text" not in block:
+        kind = next(iter(block), "?") if isinstance(block, dict) else type(block).__name__
+        raise RecordError(f"{path} is {kind!r}; only text content is supported", field=path,
+                          code="unsupported-content")
+    return _required_text(block, "text", f"{path}.text")  # raises with the precise problem
+
+
 def parse_conversation_2024(obj: dict[str, Any]) -> Example:
-    _extra_keys(obj, _CONV_KEYS)
+    # hot path: field paths for messages are built only when something is wrong
+    for key in obj:
+        if key not in _CONV_KEYS:
+            _extra_keys(obj, _CONV_KEYS)
     system = None
     if "system" in obj:
         blocks = obj["system"]
@@ -120,27 +140,37 @@ def parse_conversation_2024(obj: dict[str, Any]) -> Example:
             parts.append(_required_text(block, "text", f"system[{j}].text"))
         system = "\n".join(parts) if parts else None
     messages = obj.get("messages")
-    if not isinstance(messages, list):
+    if type(messages) is not list:
         raise RecordError("messages must be a list", field="messages", code="wrong-type")
     turns = []
+    expected = "user"
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
+        if type(message) is not dict:
             raise RecordError(f"messages[{i}] must be an object", field=f"messages[{i}]", code="wrong-type")
         content = message.get("content")
-        if not isinstance(content, list) or not content:
+        if type(content) is not list or not content:
             raise RecordError(f"messages[{i}].content must be a non-empty list of blocks",
                               field=f"messages[{i}].content", code="wrong-type")
-        texts = []
-        for j, block in enumerate(content):
-            path = f"messages[{i}].content[{j}]"
-            if not isinstance(block, dict) or "text" not in block:
-                kind = next(iter(block), "?") if isinstance(block, dict) else type(block).__name__
-                raise RecordError(f"{path} is {kind!r}; only text content is supported", field=path,
-                                  code="unsupported-content")
-            texts.append(_required_text(block, "text", f"{path}.text"))
-        turns.append((message.get("role"), "\n".join(texts)))
-    _check_roles([role for role, _ in turns])
+        if len(content) == 1:
+            text = _block_text(content[0], i, 0)
+        else:
+            text = "\n".join(_block_text(block, i, j) for j, block in enumerate(content))
+        role = message.get("role")
+        if role != expected:
+            raise _role_error(i, role, expected)
+        expected = "assistant" if expected == "user" else "user"
+        turns.append((role, text))
+    _check_turns(turns)
     return Example(turns=tuple(turns), system=system)
+
+
+def _check_turns(turns: list[tuple[str, str]]) -> None:
+    if len(turns) < 2:
+        raise RecordError("a conversation needs at least a user and an assistant message", field="messages",
+                          code="roles")
+    if turns[-1][0] != "assistant":
+        raise RecordError("the last message must be from the assistant", field=f"messages[{len(turns) - 1}].role",
+                          code="roles")
 
 
 def parse_claude_messages(obj: dict[str, Any]) -> Example:
@@ -161,7 +191,11 @@ def parse_claude_messages(obj: dict[str, Any]) -> Example:
 
 
 def parse_prompt_completion(obj: dict[str, Any]) -> Example:
-    _extra_keys(obj, _PC_KEYS)
+    prompt, completion = obj.get("prompt"), obj.get("completion")
+    if (len(obj) == 2 and type(prompt) is str and type(completion) is str and prompt and completion
+            and not prompt.isspace() and not completion.isspace()):
+        return Example(turns=(("user", prompt), ("assistant", completion)))
+    _extra_keys(obj, _PC_KEYS)  # the slow path says exactly what is wrong
     prompt = _required_text(obj, "prompt")
     completion = _required_text(obj, "completion")
     return Example(turns=(("user", prompt), ("assistant", completion)))
