@@ -36,15 +36,14 @@ class StratifiedSplitter:
         if counts is None:
             counts = self._per_stratum[stratum] = [0, 0, 0]
             self._phases[stratum] = self._phase(stratum)
-        n = counts[0] + counts[1] + counts[2] + self._phases[stratum]
-        best, best_deficit = TRAIN, None
-        for split in (TRAIN, VALIDATION, TEST):
-            ratio = self._ratios[split]
-            if ratio <= 0:
-                continue
-            deficit = ratio * (n + 1) - counts[split]
-            if best_deficit is None or deficit > best_deficit + 1e-12:
-                best, best_deficit = split, deficit
+        n1 = counts[0] + counts[1] + counts[2] + self._phases[stratum] + 1
+        r_train, r_val, r_test = self._ratios
+        # the split furthest behind its share; ties go to the earlier split (train, then validation)
+        best, best_deficit = TRAIN, r_train * n1 - counts[0]
+        if r_val > 0 and r_val * n1 - counts[1] > best_deficit + 1e-12:
+            best, best_deficit = VALIDATION, r_val * n1 - counts[1]
+        if r_test > 0 and r_test * n1 - counts[2] > best_deficit + 1e-12:
+            best = TEST
         # the stratum's counters follow the intended split, so a full split's overflow goes to train
         # without shifting the other splits' shares
         counts[best] += 1

@@ -368,6 +368,9 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
         lengths.add(chars)
         writers[split].write(raw + b"\n", int(chars / limits.cpt) + 1, label)
 
+    single_turn_only = model.output_format is OutputFormat.PROMPT_COMPLETION
+    totals = splitter.totals
+    passthrough: bool | None = None  # known once the first record has fixed the file's format
     try:
         items = (_iter_jsonl(opened, input_format) if opened.container is Container.JSONL
                  else _iter_csv(opened, options, input_format))
@@ -386,7 +389,7 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                 if example.label is not None and fixed_labels is not None and example.label not in fixed_labels:
                     raise RecordError(f"label {example.label!r} is not one of the configured labels", field="label",
                                       code="unknown-label")
-                if example.turns and model.output_format is OutputFormat.PROMPT_COMPLETION and len(example.turns) != 2:
+                if single_turn_only and example.turns and len(example.turns) != 2:
                     render(example, system)  # raises the multi-turn error
             except RecordError as err:
                 reject(item, err)
@@ -424,16 +427,17 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                 label_totals[example.label] = label_totals.get(example.label, 0) + 1
             split = splitter.assign(example.label)
             counts.accepted += 1
-            if splitter.totals[TRAIN] + splitter.totals[VALIDATION] > quota:
+            if totals[TRAIN] + totals[VALIDATION] > quota:
                 over_quota_from = item.line
             if example.label is not None:
                 # the prompt names the whole label set, known only at the end: park the record until then
                 text = (example.text or "").encode("utf-8", "surrogatepass")
                 labelled_tmp[split].write(_PARKED.pack(len(text), label_id) + text)
             else:
-                passthrough = (isinstance(item.original, bytes) and input_format[0] is passthrough_format
-                               and (system is None or example.system is not None))
-                emit(split, example, None, chars, item.original if passthrough else None)
+                if passthrough is None:
+                    passthrough = opened.container is Container.JSONL and input_format[0] is passthrough_format
+                emit(split, example, None, chars,
+                     item.original if passthrough and (system is None or example.system is not None) else None)
     except _CsvHeaderError as exc:
         raise DatasetUnreadable(f"{name}: {exc}") from None
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip mid-file
