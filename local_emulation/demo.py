@@ -19,6 +19,18 @@ from local_emulation.harness import REPO_ROOT, LocalPipeline
 DEFAULT_DATASET = REPO_ROOT / "data" / "headlines" / "train.csv"
 
 
+def _show(pipeline: LocalPipeline, seen_invocations: int, seen_events: int) -> tuple[int, int]:
+    """Print what happened since the last call: invocations, then the pipeline's own events."""
+    for invocation in pipeline.invocations[seen_invocations:]:
+        status = "ok" if invocation.error is None else f"FAILED: {invocation.error}"
+        print(f"   invoke  {invocation.function} (attempt {invocation.attempt}): {status}")
+    for event in pipeline.events[seen_events:]:
+        if event["source"].startswith("ft-pipeline") or event["source"] == "aws.bedrock":
+            what = event["detail"].get("dataset_id") or event["detail"].get("jobName")
+            print(f"   event   {event['detail-type']} ({event['source']}: {what})")
+    return len(pipeline.invocations), len(pipeline.events)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="CSV or JSONL file to upload")
@@ -39,16 +51,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  rule on bus {route.bus!r} -> {route.function}: {json.dumps(route.pattern)}")
         if args.options:
             pipeline.upload(key + ".options.json", args.options.read_bytes())
-        print(f"\n1. upload   s3://{pipeline.data_bucket}/{key} ({args.dataset.stat().st_size:,} bytes)")
+        print(f"\nupload s3://{pipeline.data_bucket}/{key} ({args.dataset.stat().st_size:,} bytes)")
         pipeline.upload(key, args.dataset.read_bytes())
         pipeline.run()
-        for invocation in pipeline.invocations:
-            status = "ok" if invocation.error is None else f"FAILED: {invocation.error}"
-            print(f"2. invoke   {invocation.function} (attempt {invocation.attempt}): {status}")
-        for event in pipeline.events:
-            if event["source"].startswith("ft-pipeline"):
-                print(f"3. event    {event['detail-type']} on the pipeline bus "
-                      f"(dataset {event['detail']['dataset_id']})")
+        shown = _show(pipeline, 0, 0)
+        jobs = pipeline.bedrock.in_progress()
+        for job in jobs:
+            print(f"\n   Bedrock job {job} is InProgress. Here an emulated job stands in for Bedrock: it trains a"
+                  "\n   real TF-IDF + logistic-regression classifier on train.jsonl (not an LLM) and writes loss"
+                  "\n   curves where Bedrock would, then sends Bedrock's job-state-change event.")
+            pipeline.bedrock.finish(job, "Completed")
+        pipeline.run()
+        _show(pipeline, *shown)
         pipeline.export_bucket(out / "bucket")
         runs = pipeline.ledger()
         (out / "events.json").write_text(json.dumps(pipeline.events, indent=2, default=str))
@@ -75,13 +89,18 @@ def main(argv: list[str] | None = None) -> int:
               f"({cost['training_tokens_total']:,} tokens over {cost['epochs']} epochs)")
     for reason in report["reasons"]:
         print(f"  reason    {reason}")
+    training = run.get("training_metrics")
+    if training:
+        print(f"  model     {run['custom_model_arn']}")
+        print(f"  losses    training {training.get('training_loss', float('nan')):.3f}, validation "
+              f"{training.get('validation_loss', float('nan')):.3f} after {training.get('steps')} steps "
+              f"(curves: {training.get('metrics_uri')})")
     print(f"\nresults under {out}/:")
     print("  bucket/       the emulated bucket's objects (inputs under incoming/, outputs under datasets/)")
     print("  run.json      the run's ledger record")
     print("  events.json   every event that crossed a bus")
-    print("\nThis slice of the pipeline ends at DatasetValidated; training, deployment and evaluation "
-          "are later steps.")
-    return 1 if failed or run["status"] != "VALIDATED" else 0
+    print("\nThe pipeline ends at ModelTrained for now; deployment, evaluation and teardown are later steps.")
+    return 1 if failed or run["status"] != "TRAINED" else 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from moto import mock_aws
 
 from ft_pipeline.adapters.clients import reset_clients
 from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent
+from local_emulation.bedrock import BedrockEmulator
 from local_emulation.template import ACCOUNT_ID, REGION, Stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -104,12 +105,14 @@ class LocalPipeline:
         self.encode_s3_keys = encode_s3_keys
         self.log_level = log_level
         self.routes: list[Route] = []
+        self.schedules: list[tuple[str, str, str]] = []  # (function, event name, expression): fired by tick()
         self.events: list[dict[str, Any]] = []  # every event seen on any bus, in order
         self.invocations: list[Invocation] = []
         self.failures: list[Invocation] = []  # invocations that failed after all retries
         self._taps: dict[str, str] = {}
         self._modules: dict[str, ModuleType] = {}
         self._mock: Any = None
+        self._bedrock: BedrockEmulator | None = None
         self._env_saved: dict[str, str | None] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -144,6 +147,12 @@ class LocalPipeline:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    @property
+    def bedrock(self) -> BedrockEmulator:
+        if self._bedrock is None:
+            self._bedrock = BedrockEmulator(self)
+        return self._bedrock
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
@@ -189,8 +198,12 @@ class LocalPipeline:
             self._taps[bus] = url
         for lid, res in self.stack.of_type("AWS::Serverless::Function").items():
             for event_name, spec in ((res.get("Properties") or {}).get("Events") or {}).items():
+                if spec["Type"] == "Schedule":
+                    props = self.stack.resolve(spec["Properties"])
+                    self.schedules.append((lid, event_name, props["Schedule"]))
+                    continue
                 if spec["Type"] != "EventBridgeRule":
-                    continue  # only EventBridge triggers exist in this stack; others would need their own wiring
+                    raise NotImplementedError(f"{lid}.{event_name}: event type {spec['Type']} is not emulated")
                 props = self.stack.resolve(spec["Properties"])
                 bus = props.get("EventBusName", "default")
                 pattern = props["Pattern"]
@@ -263,6 +276,19 @@ class LocalPipeline:
                 self._drain_taps()
                 return
         raise RuntimeError(f"events still flowing after {max_rounds} rounds: is there a loop in the wiring?")
+
+    def tick(self) -> list[Invocation]:
+        """One period of every schedule in the template: each scheduled function runs once, then the
+        events it caused are delivered."""
+        invocations = []
+        for function, name, _expression in self.schedules:
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": ACCOUNT_ID,
+                     "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
+                     "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function}-{name}"], "detail": {}}
+            invocations.append(self.invoke_async(function, event))
+        self.run()
+        return invocations
 
     def _drain_taps(self) -> None:
         sqs = self.client("sqs")

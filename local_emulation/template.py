@@ -86,6 +86,17 @@ def _physical(stack: str, logical_id: str, rtype: str, props: dict[str, Any], re
         name = resolve(props["FunctionName"]) if "FunctionName" in props else generated[:64]
         arn = f"{arn_base}:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
         return PhysicalResource(logical_id, rtype, name, arn, name, {"Arn": arn})
+    if rtype == "AWS::IAM::Role":
+        name = resolve(props["RoleName"]) if "RoleName" in props else generated[:64]
+        arn = f"{arn_base}:iam::{ACCOUNT_ID}:role/{name}"
+        return PhysicalResource(logical_id, rtype, name, arn, name, {"Arn": arn, "RoleId": name})
+    if rtype == "AWS::IAM::ManagedPolicy":
+        arn = f"{arn_base}:iam::{ACCOUNT_ID}:policy/{generated}"
+        return PhysicalResource(logical_id, rtype, generated, arn, arn, {"PolicyArn": arn})
+    if rtype == "AWS::KMS::Key":
+        key_id = hashlib.sha1(logical_id.encode()).hexdigest()[:32]
+        arn = f"{arn_base}:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
+        return PhysicalResource(logical_id, rtype, key_id, arn, key_id, {"Arn": arn, "KeyId": key_id})
     arn = f"{arn_base}:local:{REGION}:{ACCOUNT_ID}:{logical_id}"
     return PhysicalResource(logical_id, rtype, generated, arn, generated, {"Arn": arn})
 
@@ -109,6 +120,8 @@ class Stack:
                 raise TemplateError(f"parameter {name}={value!r} is not one of {spec['AllowedValues']}")
             if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], str(value)):
                 raise TemplateError(f"parameter {name}={value!r} does not match {spec['AllowedPattern']}")
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
+                value = value.split(",")
             self.parameters[name] = value
         self.resources: dict[str, dict[str, Any]] = self.template["Resources"]
         self.conditions = {name: bool(self.resolve(expr)) for name, expr in

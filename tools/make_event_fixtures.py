@@ -9,16 +9,28 @@ import json
 from pathlib import Path
 
 from ft_pipeline.contracts import (
+    BedrockJobStateChange,
+    BedrockJobStateChangeDetail,
+    CustomizationStarted,
+    CustomizationStartedDetail,
     DatasetRejected,
     DatasetRejectedDetail,
     DatasetValidated,
     DatasetValidatedDetail,
+    ModelTrained,
+    ModelTrainedDetail,
     ObjectRef,
     S3Bucket,
     S3Object,
     S3ObjectCreatedDetail,
     S3ObjectCreatedEvent,
+    ScheduledEvent,
     SplitCounts,
+    StopRequested,
+    StopRequestedDetail,
+    TrainingFailed,
+    TrainingFailedDetail,
+    TrainingMetricsSummary,
 )
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -36,6 +48,30 @@ def s3_event(key: str, event_id: str) -> S3ObjectCreatedEvent:
                             version_id="3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY", sequencer="0062E99A88DC407460"),
             request_id="N4N7GDK58NMKJ12R", requester="123456789012", reason="PutObject"),
     )
+
+
+JOB_NAME = "ftp-job-headlines-0123456789"
+JOB_ARN = f"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/{'a1b2c3d4e5f6'}"
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/f6e5d4c3b2a1"
+
+
+def bedrock_event(status: str, event_id: str, failure: str | None = None) -> BedrockJobStateChange:
+    """The shape AWS documents (monitoring-eventbridge-how-it-works), with this stack's job name."""
+    return BedrockJobStateChange(
+        id=event_id, detail_type=BedrockJobStateChange.DETAIL_TYPE, source=BedrockJobStateChange.SOURCE, time=TIME,
+        resources=[JOB_ARN],
+        detail=BedrockJobStateChangeDetail(
+            jobName=JOB_NAME, jobArn=JOB_ARN, jobStatus=status, outputModelName="ftp-model-headlines-0123456789",
+            outputModelArn=MODEL_ARN if status == "Completed" else None, failureMessage=failure,
+            creationTime="2026-11-23T12:05:00Z", lastModifiedTime="2026-11-23T14:05:00Z",
+            endTime="2026-11-23T14:05:00Z",
+            baseModelArn="arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+            roleArn="arn:aws:iam::123456789012:role/ft-pipeline-dev-BedrockCustomizationRole-1A2B3C",
+            hyperParameters={"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"},
+            trainingDataConfig={"s3Uri": f"s3://{BUCKET}/datasets/headlines-0123456789/train.jsonl"},
+            validationDataConfig={"validators": [
+                {"s3Uri": f"s3://{BUCKET}/datasets/headlines-0123456789/validation.jsonl"}]},
+            outputDataConfig={"s3Uri": f"s3://{BUCKET}/customization-output/headlines-0123456789/"}))
 
 
 def main(target: Path = EVENTS) -> None:
@@ -70,6 +106,42 @@ def main(target: Path = EVENTS) -> None:
                 dataset_id="headlines-0123456789", source=source,
                 reasons=["only one label ('business') in the data; a classifier needs at least two"],
                 report_uri=prefix + "report.json", rejected_uri=prefix + "rejected.jsonl")),
+        "bedrock_job_completed.json": bedrock_event("Completed", "c0ffee00-0000-4000-8000-000000000001"),
+        "bedrock_job_failed.json": bedrock_event("Failed", "c0ffee00-0000-4000-8000-000000000002",
+                                                 "Insufficient capacity to run the job."),
+        "bedrock_job_stopped.json": bedrock_event("Stopped", "c0ffee00-0000-4000-8000-000000000003",
+                                                  "Job stopped by the user."),
+        "scheduled_reconcile.json": ScheduledEvent(
+            id="5ca1ab1e-0000-4000-8000-000000000001", detail_type=ScheduledEvent.DETAIL_TYPE,
+            source=ScheduledEvent.SOURCE, time=TIME, detail={},
+            resources=["arn:aws:events:us-east-1:123456789012:rule/ft-pipeline-dev-ReconcileRunsFunctionSweep"]),
+        "stop_requested.json": StopRequested(
+            id="57095700-0000-4000-8000-000000000001", detail_type=StopRequested.DETAIL_TYPE,
+            source=StopRequested.SOURCE, time=TIME,
+            detail=StopRequestedDetail(dataset_id="headlines-0123456789", requested_by="alice")),
+        "customization_started.json": CustomizationStarted(
+            id="57a77ed0-0000-4000-8000-000000000001", detail_type=CustomizationStarted.DETAIL_TYPE,
+            source=CustomizationStarted.SOURCE, time=TIME, resources=[JOB_ARN],
+            detail=CustomizationStartedDetail(
+                dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN, job_name=JOB_NAME,
+                custom_model_name="ftp-model-headlines-0123456789", base_model="amazon.nova-micro-v1:0:128k",
+                hyperparameters={"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"},
+                output_uri=f"s3://{BUCKET}/customization-output/headlines-0123456789/")),
+        "model_trained.json": ModelTrained(
+            id="7ea1ed00-0000-4000-8000-000000000001", detail_type=ModelTrained.DETAIL_TYPE,
+            source=ModelTrained.SOURCE, time=TIME, resources=[JOB_ARN, MODEL_ARN],
+            detail=ModelTrainedDetail(
+                dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN, custom_model_arn=MODEL_ARN,
+                custom_model_name="ftp-model-headlines-0123456789", base_model="amazon.nova-micro-v1:0:128k",
+                metrics=TrainingMetricsSummary(training_loss=0.412, validation_loss=0.538, steps=500, epochs=2,
+                                               metrics_uri=prefix + "training_metrics.json"),
+                test_data_uri=prefix + "test.jsonl", labels=["business", "entertainment", "health", "science"],
+                options={"base_model": "amazon.nova-micro-v1:0:128k", "deployment": {"mode": "on-demand"}})),
+        "training_failed.json": TrainingFailed(
+            id="fa11ed00-0000-4000-8000-000000000001", detail_type=TrainingFailed.DETAIL_TYPE,
+            source=TrainingFailed.SOURCE, time=TIME, resources=[JOB_ARN],
+            detail=TrainingFailedDetail(dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN,
+                                        status="Failed", reason="Insufficient capacity to run the job.")),
     }
     target.mkdir(exist_ok=True)
     for name, event in fixtures.items():

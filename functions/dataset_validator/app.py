@@ -7,19 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ft_pipeline.adapters.event_bus import EventBridgePublisher
-from ft_pipeline.adapters.ledger_table import LedgerTable
-from ft_pipeline.adapters.object_store import S3ObjectStore
 from ft_pipeline.contracts import S3ObjectCreatedEvent
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.settings import ValidatorSettings
-from ft_pipeline.steps.validate_upload import ValidatorDeps, handle_object_created
-
-
-def _deps() -> ValidatorDeps:
-    settings = ValidatorSettings.from_env()
-    return ValidatorDeps(settings=settings, store=S3ObjectStore(), ledger=LedgerTable(settings.ledger_table),
-                         publisher=EventBridgePublisher(settings.event_bus_name))
+from ft_pipeline.steps.validate_upload import handle_object_created
+from ft_pipeline.wiring import validator_deps
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.object.key")
@@ -27,6 +18,6 @@ def _deps() -> ValidatorDeps:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     upload = parse(event=event, model=S3ObjectCreatedEvent)
-    outcome = handle_object_created(upload.detail, deps=_deps(), invocation_id=context.aws_request_id,
+    outcome = handle_object_created(upload.detail, deps=validator_deps(), invocation_id=context.aws_request_id,
                                     remaining_ms=context.get_remaining_time_in_millis())
     return outcome.model_dump(mode="json")

@@ -6,7 +6,17 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.utilities.parser import parse
 
-from ft_pipeline.contracts import DatasetRejected, DatasetValidated, S3ObjectCreatedEvent
+from ft_pipeline.contracts import (
+    BedrockJobStateChange,
+    CustomizationStarted,
+    DatasetRejected,
+    DatasetValidated,
+    ModelTrained,
+    S3ObjectCreatedEvent,
+    ScheduledEvent,
+    StopRequested,
+    TrainingFailed,
+)
 from tests.conftest import EVENTS
 from tools.make_event_fixtures import main as make_fixtures
 
@@ -14,6 +24,12 @@ MODELS = {
     "s3_object_created": S3ObjectCreatedEvent,
     "dataset_validated": DatasetValidated,
     "dataset_rejected": DatasetRejected,
+    "bedrock_job_": BedrockJobStateChange,
+    "scheduled_": ScheduledEvent,
+    "stop_requested": StopRequested,
+    "customization_started": CustomizationStarted,
+    "model_trained": ModelTrained,
+    "training_failed": TrainingFailed,
 }
 
 

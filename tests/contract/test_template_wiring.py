@@ -73,10 +73,12 @@ def test_every_rule_retries_and_dead_letters(stack):
         assert props["DeadLetterConfig"]["Arn"] == stack.get_att("PipelineDeadLetterQueue", "Arn"), (lid, name)
 
 
-def test_every_async_function_has_an_on_failure_destination(stack):
-    for lid, res in functions(stack).items():
-        config = stack.resolve(res["Properties"]["EventInvokeConfig"])
+def test_every_event_driven_function_has_an_on_failure_destination(stack):
+    for lid in {lid for lid, _, _ in rules(stack)}:
+        config = stack.resolve(functions(stack)[lid]["Properties"]["EventInvokeConfig"])
         assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS", lid
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == stack.get_att("PipelineDeadLetterQueue",
+                                                                                       "Arn")
 
 
 def test_validator_environment_satisfies_its_settings(stack):
@@ -115,3 +117,69 @@ def test_bucket_sends_events_to_eventbridge_and_is_locked_down(stack):
     assert all(props["PublicAccessBlockConfiguration"].values())
     policy = stack.resolve(stack.resources["DataBucketPolicy"]["Properties"])["PolicyDocument"]
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def rule_props(stack, function, event):
+    return stack.resolve(functions(stack)[function]["Properties"]["Events"][event]["Properties"])
+
+
+def test_training_rules_are_the_contract_patterns_on_the_right_buses(stack):
+    from ft_pipeline.contracts import BedrockJobStateChange, StopRequested
+    from ft_pipeline.naming import job_name_prefix
+
+    start = rule_props(stack, "StartCustomizationFunction", "DatasetValidated")
+    assert start["Pattern"] == pattern_for(DatasetValidated)
+    assert start["EventBusName"] == stack.ref("PipelineBus")
+    state = rule_props(stack, "JobStateChangeFunction", "JobStateChange")
+    assert state["Pattern"] == BedrockJobStateChange.pattern(job_name_prefix(stack.parameters["ResourcePrefix"]))
+    assert "EventBusName" not in state  # Bedrock sends to the default bus
+    stop = rule_props(stack, "StopRunFunction", "StopRequested")
+    assert stop["Pattern"] == pattern_for(StopRequested) and stop["EventBusName"] == stack.ref("PipelineBus")
+
+
+@pytest.mark.parametrize(("fixture_name", "routed"), [
+    ("bedrock_job_completed.json", True), ("bedrock_job_failed.json", True), ("bedrock_job_stopped.json", True)])
+def test_bedrock_state_changes_reach_the_handler_and_in_progress_does_not(stack, fixture_name, routed):
+    pattern = rule_props(stack, "JobStateChangeFunction", "JobStateChange")["Pattern"]
+    event = fixture(fixture_name)
+    assert matches(pattern, event) is routed
+    assert not matches(pattern, event | {"detail": event["detail"] | {"jobStatus": "InProgress"}})
+    assert not matches(pattern, event | {"detail": event["detail"] | {"jobName": "other-team-job-1"}})
+
+
+def test_training_functions_environment_satisfies_their_settings(stack):
+    from ft_pipeline.settings import TrainingSettings
+
+    for lid in ("StartCustomizationFunction", "JobStateChangeFunction", "ReconcileRunsFunction", "StopRunFunction"):
+        settings = TrainingSettings.model_validate(stack.function_environment(lid))
+        assert settings.ledger_table == stack.ref("LedgerTable"), lid
+        assert settings.notifications_topic_arn == stack.ref("NotificationsTopic"), lid
+    start = TrainingSettings.model_validate(stack.function_environment("StartCustomizationFunction"))
+    assert start.customization_role_arn == stack.get_att("BedrockCustomizationRole", "Arn")
+    assert start.vpc_config() is None  # no VPC unless both parameters are given
+
+
+def test_only_the_customization_role_can_be_passed_and_only_to_bedrock(stack):
+    statements = stack.resolve(functions(stack)["StartCustomizationFunction"]["Properties"]["Policies"])[1]
+    (pass_role,) = [s for s in statements["Statement"] if s and s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"] == stack.get_att("BedrockCustomizationRole", "Arn")
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+
+
+def test_bedrock_role_trusts_bedrock_for_this_account_only_and_reads_only_datasets(stack):
+    role = stack.resolve(stack.resources["BedrockCustomizationRole"]["Properties"])
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert trust["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":123456789012:model-customization-job/*")
+    statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"] if s}
+    bucket = stack.get_att("DataBucket", "Arn")
+    assert statements["ReadValidatedDatasets"]["Resource"] == f"{bucket}/datasets/*"
+    assert statements["WriteJobOutput"]["Resource"] == f"{bucket}/customization-output/*"
+    assert "EncryptCustomModel" not in statements and "RunInCustomerVpc" not in statements  # parameters unset
+
+
+def test_reconciler_runs_on_a_schedule(stack):
+    sweep = stack.resolve(functions(stack)["ReconcileRunsFunction"]["Properties"]["Events"]["Sweep"])
+    assert sweep["Type"] == "Schedule"
+    assert sweep["Properties"]["Schedule"] == stack.parameters["ReconcileSchedule"]

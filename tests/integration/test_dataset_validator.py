@@ -10,6 +10,14 @@ from tests.conftest import BAD_INPUTS, HEADLINES
 HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
 
 
+def validator_invocations(pipeline):
+    return [i for i in pipeline.invocations if i.function == "DatasetValidatorFunction"]
+
+
+def statuses(run):
+    return [t["status"] for t in run["timeline"]]
+
+
 def pipeline_events(pipeline, detail_type):
     return [e for e in pipeline.events_of(detail_type) if e["source"] == "ft-pipeline.dataset-validator"]
 
@@ -32,8 +40,8 @@ def test_upload_becomes_validated_splits_event_and_ledger_record(pipeline):
     assert pipeline.read_object("incoming/headlines.csv") == HEADLINES_CSV  # the input is untouched
 
     (run,) = pipeline.ledger()
-    assert run["dataset_id"] == dataset_id and run["status"] == "VALIDATED"
-    assert [t["status"] for t in run["timeline"]] == ["VALIDATING", "VALIDATED"]
+    assert run["dataset_id"] == dataset_id
+    assert statuses(run) == ["VALIDATING", "VALIDATED", "TRAINING"]  # DatasetValidated started the next step
     assert run["outputs"]["train.jsonl"] == detail["training_data_uri"]
     assert "lease_owner" not in run
 
@@ -43,17 +51,17 @@ def test_outputs_written_by_the_validator_do_not_trigger_it_again(pipeline):
     pipeline.run()
     created = [e["detail"]["object"]["key"] for e in pipeline.events_of("Object Created")]
     assert len(created) == 6  # the upload and the five outputs
-    assert len(pipeline.invocations) == 1
+    assert len(validator_invocations(pipeline)) == 1
 
 
 def test_three_deliveries_validate_once():
     with LocalPipeline(deliveries=3) as pipeline:
         pipeline.upload("incoming/headlines.csv", HEADLINES_CSV)
         pipeline.run()
-        outcomes = [i.result["outcome"] for i in pipeline.invocations]
+        outcomes = [i.result["outcome"] for i in validator_invocations(pipeline)]
         assert outcomes == ["VALIDATED", "SKIPPED_DUPLICATE", "SKIPPED_DUPLICATE"]
         assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
-        assert len(pipeline.ledger()[0]["timeline"]) == 2
+        assert statuses(pipeline.ledger()[0])[:3] == ["VALIDATING", "VALIDATED", "TRAINING"]
 
 
 @pytest.mark.parametrize("encode", [True, False])
@@ -88,7 +96,7 @@ def test_a_new_version_of_the_same_key_is_a_new_run(pipeline):
 def test_objects_outside_incoming_are_not_routed(pipeline):
     pipeline.upload("elsewhere/h.csv", HEADLINES_CSV)
     pipeline.run()
-    assert pipeline.invocations == []
+    assert validator_invocations(pipeline) == []
 
 
 def test_options_manifest_beside_the_data_changes_the_model(pipeline):
@@ -97,7 +105,7 @@ def test_options_manifest_beside_the_data_changes_the_model(pipeline):
     pipeline.upload("incoming/h.csv.options.json", json.dumps(manifest).encode())
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
-    outcomes = sorted(i.result["outcome"] for i in pipeline.invocations)
+    outcomes = sorted(i.result["outcome"] for i in validator_invocations(pipeline))
     assert outcomes == ["SKIPPED_NOT_A_DATASET", "VALIDATED"]  # the manifest itself is not a dataset
     (event,) = pipeline_events(pipeline, "DatasetValidated")
     assert event["detail"]["base_model"] == "amazon.titan-text-express-v1:0:8k"
@@ -131,6 +139,27 @@ def test_bad_file_is_rejected_with_report_and_rejected_records(pipeline):
 
 
 def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, monkeypatch):
+    from ft_pipeline.adapters import object_store
+
+    real_upload = object_store.S3ObjectStore.upload
+    calls = {"n": 0}
+
+    def flaky_upload(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("S3 unreachable")
+        return real_upload(self, *args, **kwargs)
+
+    monkeypatch.setattr(object_store.S3ObjectStore, "upload", flaky_upload)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
+    assert statuses(pipeline.ledger()[0])[:4] == ["VALIDATING", "ATTEMPT_FAILED", "VALIDATING", "VALIDATED"]
+    assert pipeline.failures == []
+
+
+def test_an_outcome_recorded_but_not_published_is_published_by_the_retry(pipeline, monkeypatch):
     from ft_pipeline.adapters import event_bus
 
     real_publish = event_bus.EventBridgePublisher.publish
@@ -145,11 +174,12 @@ def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, mo
     monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", flaky_publish)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
-    assert [i.error is None for i in pipeline.invocations] == [False, True]
-    assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
-    statuses = [t["status"] for t in pipeline.ledger()[0]["timeline"]]
-    assert statuses == ["VALIDATING", "ATTEMPT_FAILED", "VALIDATING", "VALIDATED"]
-    assert pipeline.failures == []
+    assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
+    assert validator_invocations(pipeline)[1].result["outcome"] == "SKIPPED_DUPLICATE"
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 1  # published once, by the retry
+    (run,) = pipeline.ledger()
+    assert statuses(run)[:2] == ["VALIDATING", "VALIDATED"]
+    assert run["announced_at"]
 
 
 def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch):
@@ -161,7 +191,7 @@ def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch)
     monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", broken)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
-    assert len(pipeline.invocations) == 3  # the first attempt and Lambda's two retries
+    assert len(validator_invocations(pipeline)) == 3  # the first attempt and Lambda's two retries
     sqs = pipeline.client("sqs")
     url = sqs.get_queue_url(QueueName=pipeline.resource_name("PipelineDeadLetterQueue"))["QueueUrl"]
     (message,) = sqs.receive_message(QueueUrl=url)["Messages"]

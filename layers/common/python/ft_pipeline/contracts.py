@@ -146,7 +146,119 @@ class DatasetRejected(EventBridgeEvent[DatasetRejectedDetail]):
     DETAIL_TYPE: ClassVar[str] = "DatasetRejected"
 
 
-PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (DatasetValidated, DatasetRejected)
+# --- Bedrock's own event (default bus) ----------------------------------------------------------------
+
+BEDROCK_TERMINAL_STATUSES = ("Completed", "Failed", "Stopped")
+
+
+class BedrockJobStateChangeDetail(BaseModel):
+    """Lenient on purpose: AWS documents the fields as those of GetModelCustomizationJob, and the sample's
+    shapes and timestamp formats vary, so only what the handler needs is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    jobName: str
+    jobArn: str
+    jobStatus: str  # InProgress | Completed | Failed | Stopping | Stopped
+    outputModelName: str | None = None
+    outputModelArn: str | None = None
+    failureMessage: str | None = None
+    creationTime: str | None = None
+    lastModifiedTime: str | None = None
+    endTime: str | None = None
+    baseModelArn: str | None = None
+    roleArn: str | None = None
+    hyperParameters: dict[str, str] | None = None
+    trainingDataConfig: dict[str, Any] | None = None
+    validationDataConfig: dict[str, Any] | None = None
+    outputDataConfig: dict[str, Any] | None = None
+
+
+class BedrockJobStateChange(EventBridgeEvent[BedrockJobStateChangeDetail]):
+    SOURCE: ClassVar[str] = "aws.bedrock"
+    DETAIL_TYPE: ClassVar[str] = "Model Customization Job State Change"
+
+    @classmethod
+    def pattern(cls, job_name_prefix: str) -> dict[str, Any]:
+        return {"source": [cls.SOURCE], "detail-type": [cls.DETAIL_TYPE],
+                "detail": {"jobStatus": list(BEDROCK_TERMINAL_STATUSES),
+                           "jobName": [{"prefix": job_name_prefix}]}}
+
+
+class ScheduledEvent(EventBridgeEvent[dict[str, Any]]):
+    SOURCE: ClassVar[str] = "aws.events"
+    DETAIL_TYPE: ClassVar[str] = "Scheduled Event"
+
+
+# --- training lifecycle (ours) ---------------------------------------------------------------------
+
+
+class CustomizationStartedDetail(_PipelineDetail):
+    job_arn: str
+    job_name: str
+    custom_model_name: str
+    base_model: str
+    hyperparameters: dict[str, str]
+    output_uri: str
+
+
+class TrainingMetricsSummary(BaseModel):
+    training_loss: float | None = None
+    validation_loss: float | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    metrics_uri: str | None = None  # the loss curves, as JSON
+
+
+class ModelTrainedDetail(_PipelineDetail):
+    job_arn: str
+    custom_model_arn: str
+    custom_model_name: str | None
+    base_model: str
+    metrics: TrainingMetricsSummary
+    test_data_uri: str | None
+    labels: list[str] | None = None
+    options: dict[str, Any]
+
+
+class TrainingFailedDetail(_PipelineDetail):
+    job_arn: str | None
+    status: Literal["Failed", "Stopped", "StartFailed"]
+    reason: str
+
+
+class StopRequestedDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str
+    requested_by: str | None = None
+
+
+class CustomizationStarted(EventBridgeEvent[CustomizationStartedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.training"
+    DETAIL_TYPE: ClassVar[str] = "CustomizationStarted"
+
+
+class ModelTrained(EventBridgeEvent[ModelTrainedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.training"
+    DETAIL_TYPE: ClassVar[str] = "ModelTrained"
+
+
+class TrainingFailed(EventBridgeEvent[TrainingFailedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.training"
+    DETAIL_TYPE: ClassVar[str] = "TrainingFailed"
+
+
+class StopRequested(EventBridgeEvent[StopRequestedDetail]):
+    """Sent by a user (`make stop-run`, or `aws events put-events`) to stop a run's training job."""
+
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.user"
+    DETAIL_TYPE: ClassVar[str] = "StopRequested"
+
+
+PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (
+    DatasetValidated, DatasetRejected, CustomizationStarted, ModelTrained, TrainingFailed, StopRequested,
+)
 
 
 def pattern_for(event_type: type[EventBridgeEvent[Any]]) -> dict[str, Any]:

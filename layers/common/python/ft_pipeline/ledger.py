@@ -13,20 +13,22 @@ class RunStatus(StrEnum):
     VALIDATING = "VALIDATING"
     VALIDATED = "VALIDATED"
     REJECTED = "REJECTED"
+    TRAINING = "TRAINING"
+    STOPPING = "STOPPING"  # a user asked to stop; Bedrock's Stopped event (or the reconciler) finishes it
+    TRAINED = "TRAINED"
+    TRAINING_FAILED = "TRAINING_FAILED"
+    TRAINING_STOPPED = "TRAINING_STOPPED"
 
-
-
-
+# runs whose training job may still change state: the reconciler looks at these
+IN_FLIGHT_TRAINING = (RunStatus.TRAINING, RunStatus.STOPPING)
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
 
 class TimelineEntry(BaseModel):
     at: str
     status: str
     note: str = ""
-
 
 class RunRecord(BaseModel):
     model_config = ConfigDict(extra="allow")  # later steps add their own fields
@@ -41,5 +43,7 @@ class RunRecord(BaseModel):
     outputs: dict[str, Any] | None = None
     counts: dict[str, Any] | None = None
     reasons: list[str] | None = None
+    outcome_event: dict[str, Any] | None = None  # validation's outcome event, kept until announced (outbox)
+    announced_at: str | None = None
     lease_until: float | None = None
     lease_owner: str | None = None

@@ -58,3 +58,39 @@ class ValidatorSettings(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
             raise SettingsError(f"invalid function configuration: {problems}") from None
+
+
+class TrainingSettings(BaseModel):
+    """Environment of the training-lifecycle functions (start, job state change, reconciler, stop)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data_bucket: str = Field(alias="DATA_BUCKET")
+    datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
+    output_prefix: str = Field("customization-output/", alias="CUSTOMIZATION_OUTPUT_PREFIX")
+    ledger_table: str = Field(alias="LEDGER_TABLE")
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    resource_prefix: str = Field(alias="RESOURCE_PREFIX", pattern=r"^[a-z0-9]{1,12}$")
+    customization_role_arn: str = Field("", alias="CUSTOMIZATION_ROLE_ARN")
+    notifications_topic_arn: str = Field("", alias="NOTIFICATIONS_TOPIC_ARN")
+    custom_model_kms_key_arn: str = Field("", alias="CUSTOM_MODEL_KMS_KEY_ARN")
+    vpc_subnet_ids: str = Field("", alias="VPC_SUBNET_IDS")
+    vpc_security_group_ids: str = Field("", alias="VPC_SECURITY_GROUP_IDS")
+    stack_name: str = Field("", alias="STACK_NAME")
+
+    def vpc_config(self) -> dict[str, list[str]] | None:
+        subnets = [s.strip() for s in self.vpc_subnet_ids.split(",") if s.strip()]
+        groups = [g.strip() for g in self.vpc_security_group_ids.split(",") if g.strip()]
+        if not subnets and not groups:
+            return None
+        if not subnets or not groups:
+            raise SettingsError("VPC_SUBNET_IDS and VPC_SECURITY_GROUP_IDS must be set together")
+        return {"subnetIds": subnets, "securityGroupIds": groups}
+
+    @classmethod
+    def from_env(cls) -> Self:
+        try:
+            return cls.model_validate(dict(os.environ))
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
+            raise SettingsError(f"invalid function configuration: {problems}") from None

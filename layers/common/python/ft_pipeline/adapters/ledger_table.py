@@ -147,3 +147,62 @@ class LedgerTable:
                 return False
             raise
 
+
+    def transition(self, dataset_id: str, allowed_from: frozenset[str] | set[str], to_status: str,
+                   fields: dict[str, Any], note: str) -> bool:
+        """Move the run to `to_status` if it is in one of `allowed_from` now. True for the one caller that
+        made the move; False for every other (a duplicate, a late event, a reconciler that came second)."""
+        at = utc_now()
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":to": {"S": to_status}, ":at": {"S": at},
+            ":entry": _to_item([{"at": at, "status": to_status, "note": note[:500]}]),
+        }
+        allowed = []
+        for i, status in enumerate(sorted(allowed_from)):
+            values[f":from{i}"] = {"S": status}
+            allowed.append(f":from{i}")
+        sets = ["#status = :to", "updated_at = :at", "timeline = list_append(timeline, :entry)"]
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"] = name
+            values[f":f{i}"] = _to_item(value)
+            sets.append(f"#f{i} = :f{i}")
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table_name,
+                Key={"dataset_id": {"S": dataset_id}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"attribute_exists(dataset_id) AND #status IN ({', '.join(allowed)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+
+    def mark_announced(self, dataset_id: str) -> None:
+        """The outcome event of validation went out (the outbox flag the reconciler checks)."""
+        client("dynamodb").update_item(
+            TableName=self.table_name, Key={"dataset_id": {"S": dataset_id}},
+            UpdateExpression="SET announced_at = if_not_exists(announced_at, :at)",
+            ConditionExpression="attribute_exists(dataset_id)",
+            ExpressionAttributeValues={":at": {"S": utc_now()}},
+        )
+
+    def runs_in_status(self, status: str, index_name: str = "by-status") -> list[RunRecord]:
+        """Runs whose status is `status`, oldest update first (the ledger's by-status index)."""
+        records: list[RunRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": index_name,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status}},
+        }
+        while True:
+            page = client("dynamodb").query(**kwargs)
+            records += [RunRecord.model_validate(_from_item(item)) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

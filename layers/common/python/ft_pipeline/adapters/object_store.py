@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -56,4 +57,13 @@ class S3ObjectStore:
     def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str:
         # upload_file streams from disk and switches to multipart for large files
         client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        return f"s3://{bucket}/{key}"
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        paginator = client("s3").get_paginator("list_objects_v2")
+        return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+
+    def put_json(self, bucket: str, key: str, document: object) -> str:
+        client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
+                                ContentType="application/json")
         return f"s3://{bucket}/{key}"

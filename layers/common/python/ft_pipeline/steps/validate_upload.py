@@ -34,6 +34,7 @@ from ft_pipeline.dataset.validate import validate_dataset
 from ft_pipeline.ledger import RunStatus
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.settings import ValidatorSettings
+from ft_pipeline.steps.announce import announce, outcome_event
 
 LEASE_MARGIN_SECONDS = 30
 CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
@@ -52,6 +53,8 @@ class Ledger(Protocol):
     def release(self, dataset_id: str, owner: str, note: str) -> None: ...
     def finish_validation(self, dataset_id: str, owner: str, status: RunStatus, fields: dict[str, Any],
                           note: str) -> bool: ...
+    def get(self, dataset_id: str) -> Any: ...
+    def mark_announced(self, dataset_id: str) -> None: ...
 
 
 class Publisher(Protocol):
@@ -118,6 +121,8 @@ def handle_object_created(detail: S3ObjectCreatedDetail, *, deps: ValidatorDeps,
     claim = deps.ledger.claim_validation(dataset_id, source.model_dump(), invocation_id, now, lease_until)
     if claim.outcome.value == "DONE":
         logger.info("duplicate delivery: dataset already processed", extra={"status": claim.record.status})
+        if announce(claim.record, deps.publisher, deps.ledger):  # an earlier attempt died before publishing
+            logger.info("published the outcome an earlier attempt recorded but did not announce")
         return ValidationOutcome(outcome=Outcome.DUPLICATE, dataset_id=dataset_id, key=key)
     if claim.outcome.value == "BUSY":
         logger.info("duplicate delivery: another invocation is validating this dataset")
@@ -158,10 +163,10 @@ def _validate_claimed(deps: ValidatorDeps, source: ObjectRef, dataset_id: str, o
                 for path in sorted(work.iterdir()) if path.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _announce(deps, report, source, dataset_id, owner, uris)
+    return _record_outcome(deps, report, source, dataset_id, owner, uris)
 
 
-def _announce(deps: ValidatorDeps, report: ValidationReport, source: ObjectRef, dataset_id: str, owner: str,
+def _record_outcome(deps: ValidatorDeps, report: ValidationReport, source: ObjectRef, dataset_id: str, owner: str,
               uris: dict[str, str]) -> ValidationOutcome:
     counts = None
     if report.splits:
@@ -191,16 +196,18 @@ def _announce(deps: ValidatorDeps, report: ValidationReport, source: ObjectRef, 
         metrics.add_metric(name="DatasetsRejected", unit="Count", value=1)
     metrics.add_metric(name="RecordsRejected", unit="Count", value=report.counts.rejected)
 
-    # publish before recording: a crash in between re-runs the step and re-publishes (consumers are
-    # idempotent on dataset id), whereas the other order could record success and never announce it
-    deps.publisher.publish(detail, event_type, resources=[source.uri])
     fields = {"outputs": uris, "reasons": report.reasons, "options": report.options,
               "counts": counts.model_dump() if counts else None, "base_model": report.base_model,
               "labels": report.labels,
               "estimated_cost_usd": report.estimated_cost.usd if report.estimated_cost else None}
+    fields["outcome_event"] = outcome_event(event_type.DETAIL_TYPE, detail)
     note = "; ".join(report.reasons) if report.reasons else f"{report.counts.accepted} records accepted"
-    if not deps.ledger.finish_validation(dataset_id, owner, status, fields, note):
-        logger.warning("ledger already finished by another invocation; outcome published anyway")
+    # record first, then publish (outbox): see steps/announce.py
+    if deps.ledger.finish_validation(dataset_id, owner, status, fields, note):
+        record = deps.ledger.get(dataset_id)
+        announce(record, deps.publisher, deps.ledger)
+    else:
+        logger.warning("ledger already finished by another invocation; its outcome stands")
     logger.info("dataset processed", extra={"outcome": outcome.value, "reasons": report.reasons})
     return ValidationOutcome(outcome=outcome, dataset_id=dataset_id, key=source.key, reasons=report.reasons,
                              report_uri=uris.get("report.json"))

@@ -1,0 +1,89 @@
+"""Bedrock model customization jobs: create (idempotently), describe, stop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from ft_pipeline.adapters.clients import client
+
+# errors that retrying the same request cannot fix (botocore service model: bedrock 2023-04-20)
+PERMANENT_ERRORS = frozenset({
+    "ValidationException", "ServiceQuotaExceededException", "AccessDeniedException",
+    "ResourceNotFoundException", "TooManyTagsException",
+})
+# the job name is taken: a redelivered request after the first one succeeded (moto says ResourceInUse)
+ALREADY_EXISTS = frozenset({"ConflictException", "ResourceInUseException"})
+
+
+class PermanentJobError(RuntimeError):
+    """Bedrock refused the request for a reason a retry will not change; `code` is AWS's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class JobSnapshot(BaseModel):
+    """What GetModelCustomizationJob says now: the authority, whatever events claimed."""
+
+    job_arn: str
+    job_name: str
+    status: str
+    failure_message: str | None = None
+    output_model_arn: str | None = None
+    output_model_name: str | None = None
+    output_uri: str | None = None
+    training_loss: float | None = None
+    validation_losses: list[float] = []
+    creation_time: str | None = None
+    end_time: str | None = None
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    err = exc.response.get("Error", {})
+    return err.get("Code", "Unknown"), err.get("Message", str(exc))
+
+
+class BedrockCustomization:
+    def create_job(self, request: dict[str, Any]) -> str:
+        """Start the job and return its ARN; if the name already exists (our own earlier attempt), its ARN."""
+        try:
+            return client("bedrock").create_model_customization_job(**request)["jobArn"]
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code in ALREADY_EXISTS:
+                return self.get_job(request["jobName"]).job_arn
+            if code in PERMANENT_ERRORS:
+                raise PermanentJobError(code, message) from None
+            raise  # throttling, internal errors: the caller's retry policy applies
+
+    def get_job(self, job_name: str) -> JobSnapshot:
+        job = client("bedrock").get_model_customization_job(jobIdentifier=job_name)
+        metrics = job.get("trainingMetrics") or {}
+        return JobSnapshot(
+            job_arn=job["jobArn"], job_name=job["jobName"], status=job["status"],
+            failure_message=job.get("failureMessage") if job["status"] in ("Failed", "Stopped") else None,
+            output_model_arn=job.get("outputModelArn"), output_model_name=job.get("outputModelName"),
+            output_uri=(job.get("outputDataConfig") or {}).get("s3Uri"),
+            training_loss=metrics.get("trainingLoss"),
+            validation_losses=[v["validationLoss"] for v in job.get("validationMetrics") or []
+                               if v.get("validationLoss") is not None],
+            creation_time=_iso(job.get("creationTime")), end_time=_iso(job.get("endTime")),
+        )
+
+    def stop_job(self, job_name: str) -> None:
+        try:
+            client("bedrock").stop_model_customization_job(jobIdentifier=job_name)
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code == "ValidationException" and "status" in message.lower():
+                return  # already finished or stopping: nothing to stop
+            raise

@@ -1,0 +1,25 @@
+"""Builds each step's dependencies from the function's environment: the one place adapters are chosen."""
+
+from __future__ import annotations
+
+from ft_pipeline.adapters.bedrock_customization import BedrockCustomization
+from ft_pipeline.adapters.event_bus import EventBridgePublisher
+from ft_pipeline.adapters.ledger_table import LedgerTable
+from ft_pipeline.adapters.notifier import SnsNotifier
+from ft_pipeline.adapters.object_store import S3ObjectStore
+from ft_pipeline.settings import TrainingSettings, ValidatorSettings
+from ft_pipeline.steps.training import TrainingDeps
+from ft_pipeline.steps.validate_upload import ValidatorDeps
+
+
+def validator_deps() -> ValidatorDeps:
+    settings = ValidatorSettings.from_env()
+    return ValidatorDeps(settings=settings, store=S3ObjectStore(), ledger=LedgerTable(settings.ledger_table),
+                         publisher=EventBridgePublisher(settings.event_bus_name))
+
+
+def training_deps() -> TrainingDeps:
+    settings = TrainingSettings.from_env()
+    return TrainingDeps(settings=settings, bedrock=BedrockCustomization(), ledger=LedgerTable(settings.ledger_table),
+                        publisher=EventBridgePublisher(settings.event_bus_name),
+                        notifier=SnsNotifier(settings.notifications_topic_arn), store=S3ObjectStore())

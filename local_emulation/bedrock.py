@@ -1,0 +1,166 @@
+"""Bedrock model customization, emulated beyond what moto offers.
+
+moto stores jobs but never runs them. Here a job is finished on demand, as the demo or a test drives it:
+- Completed: for a labelled dataset (few distinct completions) a real text classifier is trained on the
+  training split (scikit-learn: TF-IDF features, logistic regression by SGD), with the per-step training
+  loss and per-epoch validation loss written where Bedrock writes them. It stands in for Bedrock's
+  fine-tuning so that evaluation later measures something real; it is not an LLM.
+- Failed / Stopped: with a failure message.
+Then Bedrock's "Model Customization Job State Change" event is put on the default bus in AWS's shape,
+unless the test asks for it to be lost (delivery is best effort in AWS too).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pickle
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.bedrock.models import bedrock_backends
+
+from ft_pipeline.contracts import BedrockJobStateChange, BedrockJobStateChangeDetail
+from local_emulation.template import ACCOUNT_ID, REGION
+
+MAX_CLASSES = 50  # more distinct completions than this is generation, not classification
+
+
+@dataclass
+class EmulatedModel:
+    """The stand-in for a custom model: answers a prompt with the completion it learned."""
+
+    classifier: Any
+    vectorizer: Any
+
+    def answer(self, prompt: str) -> str:
+        return str(self.classifier.predict(self.vectorizer.transform([prompt]))[0])
+
+
+def _pairs(jsonl: bytes) -> list[tuple[str, str]]:
+    """(prompt, completion) from any of the formats the validator writes."""
+    pairs = []
+    for line in jsonl.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        if "prompt" in record:
+            pairs.append((record["prompt"], record["completion"]))
+            continue
+        messages = record["messages"]
+        def text(m: dict[str, Any]) -> str:
+            content = m["content"]
+            return content if isinstance(content, str) else "\n".join(b["text"] for b in content)
+        pairs.append((text(messages[-2]), text(messages[-1])))
+    return pairs
+
+
+class BedrockEmulator:
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.models: dict[str, EmulatedModel] = {}  # custom model ARN -> model
+
+    @property
+    def _backend(self) -> Any:
+        return bedrock_backends[ACCOUNT_ID][REGION]
+
+    def jobs(self) -> dict[str, Any]:
+        return dict(self._backend.model_customization_jobs)
+
+    def in_progress(self) -> list[str]:
+        return [name for name, job in self.jobs().items() if job.status == "InProgress"]
+
+    def finish(self, job_name: str, status: str = "Completed", failure_message: str | None = None,
+               deliver_event: bool = True, epochs: int | None = None) -> dict[str, Any]:
+        job = self._backend.model_customization_jobs[job_name]
+        now = datetime.now(UTC)
+        if status == "Completed":
+            job.output_model_name = job.custom_model_name  # moto appends the job name; AWS does not
+            job.output_model_arn = (f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:custom-model/"
+                                    f"{job.base_model_identifier.split(':')[0]}/{job.custom_model_name}")
+            losses = self._train(job, epochs or int(job.hyper_parameters.get("epochCount", "2")))
+            job.training_metrics = {"trainingLoss": losses[0]} if losses[0] is not None else {}
+            job.validation_metrics = [{"validationLoss": losses[1]}] if losses[1] is not None else []
+            job.failure_message = None
+        else:
+            job.failure_message = failure_message or f"Job {status.lower()}."
+        job.status = status
+        job.end_time = job.last_modified_time = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = self.state_change_event(job)
+        if deliver_event:
+            self.pipeline.put_event(event)
+        return event
+
+    def state_change_event(self, job: Any) -> dict[str, Any]:
+        detail = BedrockJobStateChangeDetail(
+            jobName=job.job_name, jobArn=job.job_arn, jobStatus=job.status, outputModelName=job.output_model_name,
+            outputModelArn=job.output_model_arn if job.status == "Completed" else None,
+            failureMessage=job.failure_message, creationTime=str(job.creation_time),
+            lastModifiedTime=str(job.last_modified_time), endTime=str(job.end_time),
+            baseModelArn=job.base_model_arn, hyperParameters=job.hyper_parameters,
+            trainingDataConfig=job.training_data_config, validationDataConfig=job.validation_data_config,
+            outputDataConfig=job.output_data_config, roleArn=job.role_arn)
+        event = BedrockJobStateChange(detail_type=BedrockJobStateChange.DETAIL_TYPE,
+                                      source=BedrockJobStateChange.SOURCE, resources=[job.job_arn], detail=detail)
+        return event.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    # -- the stand-in training ---------------------------------------------------------------------------
+
+    def _read(self, uri: str) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return self.pipeline.read_object(key, bucket)
+
+    def _train(self, job: Any, epochs: int) -> tuple[float | None, float | None]:
+        train = _pairs(self._read(job.training_data_config["s3Uri"]))
+        validators = (job.validation_data_config or {}).get("validators") or []
+        validation = _pairs(self._read(validators[0]["s3Uri"])) if validators else []
+        classes = sorted({c for _, c in train})
+        if not 2 <= len(classes) <= MAX_CLASSES:
+            return None, None  # not a classification dataset: nothing real to stand in with
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.metrics import log_loss
+
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+        x = vectorizer.fit_transform([p for p, _ in train])
+        y = [c for _, c in train]
+        model = SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0)
+        batch = 64
+        steps, val_rows, step = [], [], 0
+        for epoch in range(epochs):
+            for start in range(0, x.shape[0], batch):
+                model.partial_fit(x[start:start + batch], y[start:start + batch], classes=classes)
+                step += 1
+                if step % 10 == 0 or start + batch >= x.shape[0]:
+                    loss = log_loss(y[start:start + batch], model.predict_proba(x[start:start + batch]),
+                                    labels=classes)
+                    steps.append((step, epoch, loss))
+            if validation:
+                xv = vectorizer.transform([p for p, _ in validation])
+                val_loss = log_loss([c for _, c in validation], model.predict_proba(xv), labels=classes)
+                val_rows.append((step, epoch, val_loss))
+        self._write_artifacts(job, steps, val_rows, EmulatedModel(model, vectorizer))
+        return steps[-1][2], (val_rows[-1][2] if val_rows else None)
+
+    def _write_artifacts(self, job: Any, steps: list[tuple[int, int, float]], val_rows: list[tuple[int, int, float]],
+                         model: EmulatedModel) -> None:
+        bucket, _, prefix = job.output_data_config["s3Uri"].removeprefix("s3://").partition("/")
+        root = f"{prefix}model-customization-job-{job.job_name[-12:]}/"
+        s3 = self.pipeline.client("s3")
+
+        def put_csv(key: str, column: str, rows: list[tuple[int, int, float]]) -> None:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["step_number", "epoch_number", column, "perplexity"])
+            for step, epoch, loss in rows:
+                writer.writerow([step, epoch, f"{loss:.6f}", f"{min(1e6, 2.718281828 ** loss):.4f}"])
+            s3.put_object(Bucket=bucket, Key=root + key, Body=buffer.getvalue().encode())
+
+        put_csv("training_artifacts/step_wise_training_metrics.csv", "training_loss", steps)
+        if val_rows:
+            put_csv("validation_artifacts/post_fine_tuning_validation/validation_metrics.csv", "validation_loss",
+                    val_rows)
+        s3.put_object(Bucket=bucket, Key=root + "emulated-model.pkl", Body=pickle.dumps(model))
+        self.models[job.output_model_arn] = model
