@@ -7,13 +7,14 @@ export PYTHONPATH := layers/common/python:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help demo test unit integration contract validate bench lint template-check sam-validate cfn-lint sam-build clean
+.PHONY: help demo test unit integration contract validate stop-run bench lint template-check sam-validate cfn-lint sam-build clean
 
 help:
 	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
 	@echo "make test                      run the tests"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
 	@echo "make bench                     validator throughput and memory vs. the JSON parse limit"
+	@echo "make stop-run STACK=s DATASET_ID=id   stop a deployed run's training job"
 	@echo "make lint                      ruff"
 	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, sam build"
 	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
@@ -43,6 +44,10 @@ validate: $(VENV)/.installed
 	@test -n "$(FILE)" || (echo "usage: make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]" && exit 2)
 	$(PY) -m local_emulation.validate_file "$(FILE)" $(if $(BASE_MODEL),--base-model "$(BASE_MODEL)") \
 		$(if $(OUT),--out "$(OUT)") $(if $(OPTIONS),--options "$(OPTIONS)")
+
+stop-run: $(VENV)/.installed
+	@test -n "$(STACK)" -a -n "$(DATASET_ID)" || (echo "usage: make stop-run STACK=name DATASET_ID=id" && exit 2)
+	$(PY) tools/stop_run.py --stack "$(STACK)" --dataset-id "$(DATASET_ID)"
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.validator_bench $(if $(SIZE_MB),--size-mb $(SIZE_MB))
