@@ -13,8 +13,21 @@ class SettingsError(RuntimeError):
     pass
 
 
-class ValidatorSettings(BaseModel):
+class _EnvSettings(BaseModel):
+    """Read from the function's environment; a missing or malformed variable is one clear error."""
+
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def from_env(cls) -> Self:
+        try:
+            return cls.model_validate(dict(os.environ))
+        except ValidationError as exc:
+            problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
+            raise SettingsError(f"invalid function configuration: {problems}") from None
+
+
+class ValidatorSettings(_EnvSettings):
 
     data_bucket: str = Field(alias="DATA_BUCKET")
     incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
@@ -51,19 +64,9 @@ class ValidatorSettings(BaseModel):
             "evaluation": {"max_examples": self.default_evaluation_examples},
         }
 
-    @classmethod
-    def from_env(cls) -> Self:
-        try:
-            return cls.model_validate(dict(os.environ))
-        except ValidationError as exc:
-            problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
-            raise SettingsError(f"invalid function configuration: {problems}") from None
 
-
-class TrainingSettings(BaseModel):
+class TrainingSettings(_EnvSettings):
     """Environment of the training-lifecycle functions (start, job state change, reconciler, stop)."""
-
-    model_config = ConfigDict(frozen=True)
 
     data_bucket: str = Field(alias="DATA_BUCKET")
     datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
@@ -87,10 +90,15 @@ class TrainingSettings(BaseModel):
             raise SettingsError("VPC_SUBNET_IDS and VPC_SECURITY_GROUP_IDS must be set together")
         return {"subnetIds": subnets, "securityGroupIds": groups}
 
-    @classmethod
-    def from_env(cls) -> Self:
-        try:
-            return cls.model_validate(dict(os.environ))
-        except ValidationError as exc:
-            problems = "; ".join(f"{e['loc'][0] if e['loc'] else 'settings'}: {e['msg']}" for e in exc.errors())
-            raise SettingsError(f"invalid function configuration: {problems}") from None
+
+class ClassifierSettings(_EnvSettings):
+    """Environment of the headline classification proxy."""
+
+    endpoint_name: str = Field("", alias="ENDPOINT_NAME")
+    model_version: str = Field("", alias="MODEL_VERSION")
+    labels: str = Field("business,entertainment,health,science", alias="LABELS")
+    health_cache_seconds: float = Field(30.0, alias="HEALTH_CACHE_SECONDS", ge=0)
+    max_body_bytes: int = Field(256 * 1024, alias="MAX_BODY_BYTES", gt=0)
+
+    def label_list(self) -> list[str]:
+        return [label.strip() for label in self.labels.split(",") if label.strip()]
