@@ -202,6 +202,8 @@ class LocalPipeline:
                     props = self.stack.resolve(spec["Properties"])
                     self.schedules.append((lid, event_name, props["Schedule"]))
                     continue
+                if spec["Type"] == "Api":
+                    continue  # served over HTTP by local_emulation.api_server
                 if spec["Type"] != "EventBridgeRule":
                     raise NotImplementedError(f"{lid}.{event_name}: event type {spec['Type']} is not emulated")
                 props = self.stack.resolve(spec["Properties"])

@@ -1,0 +1,144 @@
+"""Train the headline classifier on SageMaker and deploy it behind an endpoint (sagemaker SDK v2).
+
+    python ml/headline_classifier/deploy.py --role-arn <SageMaker execution role> --bucket <bucket> \\
+        [--serving serverless|realtime] [--endpoint-name headline-classifier] [--epochs 3]
+
+1. uploads data/headlines/{train,validation}.csv to s3://<bucket>/<prefix>data/
+2. runs train.py as a Hugging Face training job (GPU instance; the HF training images are GPU-only),
+   starting from the `distilbert-base-uncased` hub checkpoint, which the job downloads itself
+3. deploys the resulting model.tar.gz (which carries code/inference.py) on the Hugging Face CPU inference
+   image: a serverless endpoint (pay per request; 4 MB payloads) or a real-time one (`--instance-type`)
+4. prints the endpoint name and the `sam deploy` parameters that point the stack's API at it
+
+Costs money: a training job (minutes of a GPU instance) and an endpoint (serverless: per request;
+real-time: per hour until you delete it, `--delete ENDPOINT` does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "data" / "headlines"
+
+# Hugging Face Deep Learning Containers known to the SDK's image config (sagemaker/image_uri_config/huggingface.json)
+TRAINING_IMAGE = {"transformers_version": "4.56.2", "pytorch_version": "2.8.0", "py_version": "py312"}
+INFERENCE_IMAGE = {"transformers_version": "4.51.3", "pytorch_version": "2.6.0", "py_version": "py312"}
+
+# the lines train.py prints once per epoch
+METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"{name}=([0-9.]+)"}
+                      for name in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")]
+
+
+@dataclass
+class DeployPlan:
+    role_arn: str
+    bucket: str
+    prefix: str = "headline-classifier/"
+    base_job_name: str = "headline-classifier"
+    endpoint_name: str = "headline-classifier"
+    serving: str = "serverless"
+    train_instance_type: str = "ml.g5.xlarge"
+    instance_type: str = "ml.m5.large"
+    memory_mb: int = 4096
+    max_concurrency: int = 5
+    hyperparameters: dict[str, Any] = field(default_factory=lambda: {
+        "model_name_or_path": "distilbert-base-uncased", "epochs": 3, "batch_size": 32, "learning_rate": 5e-5,
+        "max_length": 64, "dropout": 0.3})
+
+    def __post_init__(self) -> None:
+        if self.serving not in ("serverless", "realtime"):
+            raise ValueError("--serving is serverless or realtime")
+        if self.serving == "serverless" and not (1024 <= self.memory_mb <= 6144 and self.memory_mb % 1024 == 0):
+            raise ValueError("serverless memory is 1024-6144 MB in 1024 MB steps")
+        if not 1 <= self.max_concurrency <= 200:
+            raise ValueError("serverless max concurrency is 1-200")
+        if not self.prefix.endswith("/"):
+            self.prefix += "/"
+
+    @property
+    def data_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}data"
+
+    def estimator_kwargs(self) -> dict[str, Any]:
+        return {"entry_point": "train.py", "source_dir": str(HERE), "role": self.role_arn,
+                "instance_type": self.train_instance_type, "instance_count": 1,
+                "hyperparameters": self.hyperparameters, "metric_definitions": METRIC_DEFINITIONS,
+                "output_path": f"s3://{self.bucket}/{self.prefix}models/",
+                "code_location": f"s3://{self.bucket}/{self.prefix}code", "base_job_name": self.base_job_name,
+                "max_run": 3 * 3600, "disable_profiler": True, **TRAINING_IMAGE}
+
+    def deploy_kwargs(self) -> dict[str, Any]:
+        from sagemaker.serverless import ServerlessInferenceConfig
+
+        if self.serving == "serverless":
+            return {"endpoint_name": self.endpoint_name, "serverless_inference_config": ServerlessInferenceConfig(
+                memory_size_in_mb=self.memory_mb, max_concurrency=self.max_concurrency)}
+        return {"endpoint_name": self.endpoint_name, "initial_instance_count": 1, "instance_type": self.instance_type}
+
+
+def run(plan: DeployPlan, session: Any = None, wait: bool = True) -> dict[str, str]:
+    """Upload, train, deploy; returns the endpoint name and the training job name (the model version)."""
+    import sagemaker
+    from sagemaker.huggingface import HuggingFace, HuggingFaceModel
+
+    session = session or sagemaker.Session()
+    for split in ("train", "validation"):
+        session.upload_data(str(DATA / f"{split}.csv"), bucket=plan.bucket, key_prefix=f"{plan.prefix}data/{split}")
+    estimator = HuggingFace(sagemaker_session=session, **plan.estimator_kwargs())
+    estimator.fit({"train": f"{plan.data_uri}/train", "validation": f"{plan.data_uri}/validation"}, wait=wait,
+                  logs=wait)
+    job_name = estimator.latest_training_job.name
+    model_data = estimator.model_data if wait else f"{plan.estimator_kwargs()['output_path']}{job_name}/output/model.tar.gz"
+    model = HuggingFaceModel(model_data=model_data, role=plan.role_arn, sagemaker_session=session,
+                             env={"HEADLINE_MAX_LENGTH": str(plan.hyperparameters.get("max_length", 64))},
+                             **INFERENCE_IMAGE)
+    model.deploy(wait=wait, **plan.deploy_kwargs())
+    return {"endpoint_name": plan.endpoint_name, "model_version": job_name}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--role-arn", required=False, help="SageMaker execution role (trusts sagemaker.amazonaws.com)")
+    parser.add_argument("--bucket", required=False)
+    parser.add_argument("--prefix", default="headline-classifier/")
+    parser.add_argument("--endpoint-name", default="headline-classifier")
+    parser.add_argument("--serving", choices=("serverless", "realtime"), default="serverless")
+    parser.add_argument("--instance-type", default="ml.m5.large", help="real-time endpoint instance")
+    parser.add_argument("--train-instance-type", default="ml.g5.xlarge")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="serverless memory")
+    parser.add_argument("--max-concurrency", type=int, default=5, help="serverless concurrency")
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--delete", metavar="ENDPOINT", help="delete this endpoint (and its config) instead")
+    args = parser.parse_args(argv)
+    if args.delete:
+        import boto3
+
+        sm = boto3.client("sagemaker")
+        config = sm.describe_endpoint(EndpointName=args.delete)["EndpointConfigName"]
+        sm.delete_endpoint(EndpointName=args.delete)
+        sm.delete_endpoint_config(EndpointConfigName=config)
+        print(f"deleted endpoint {args.delete} and its config {config}")
+        return 0
+    if not args.role_arn or not args.bucket:
+        parser.error("--role-arn and --bucket are required to deploy")
+    plan = DeployPlan(role_arn=args.role_arn, bucket=args.bucket, prefix=args.prefix, endpoint_name=args.endpoint_name,
+                      serving=args.serving, instance_type=args.instance_type,
+                      train_instance_type=args.train_instance_type, memory_mb=args.memory_mb,
+                      max_concurrency=args.max_concurrency)
+    plan.hyperparameters["epochs"] = args.epochs
+    started = time.monotonic()
+    result = run(plan)
+    print(f"\nendpoint {result['endpoint_name']} is InService ({time.monotonic() - started:.0f}s). Point the stack at it:")
+    print(f"  sam deploy --parameter-overrides HeadlineEndpointName={result['endpoint_name']} "
+          f"HeadlineModelVersion={result['model_version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
