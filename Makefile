@@ -7,7 +7,7 @@ export PYTHONPATH := layers/common/python:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help demo test unit integration contract validate stop-run bench lint template-check sam-validate cfn-lint sam-build clean
+.PHONY: help demo test unit integration contract validate serve openapi stop-run bench lint template-check sam-validate cfn-lint sam-build clean
 
 help:
 	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
@@ -45,12 +45,19 @@ validate: $(VENV)/.installed
 	$(PY) -m local_emulation.validate_file "$(FILE)" $(if $(BASE_MODEL),--base-model "$(BASE_MODEL)") \
 		$(if $(OUT),--out "$(OUT)") $(if $(OPTIONS),--options "$(OPTIONS)")
 
+serve: $(VENV)/.installed
+	$(PY) -m local_emulation.serve
+
+openapi: $(VENV)/.installed
+	$(PY) tools/export_openapi.py
+
 stop-run: $(VENV)/.installed
 	@test -n "$(STACK)" -a -n "$(DATASET_ID)" || (echo "usage: make stop-run STACK=name DATASET_ID=id" && exit 2)
 	$(PY) tools/stop_run.py --stack "$(STACK)" --dataset-id "$(DATASET_ID)"
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.validator_bench $(if $(SIZE_MB),--size-mb $(SIZE_MB))
+	$(PY) -m bench.classifier_bench
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -56,7 +56,9 @@ class LocalApi:
             raise NotImplementedError(f"one function behind the API is emulated; the template has {functions}")
         self.function = functions.pop()
         # the function's environment is set once: handlers read it at first use, like a Lambda container
-        os.environ.update(stack.function_environment(self.function) | environment)
+        values = stack.function_environment(self.function) | environment
+        self._saved_env = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
         self.module, self.handler = self._load()
         self.timeout_s = int(stack.function_property(self.function, "Timeout", 3))
         self._lock = threading.Lock()
@@ -85,6 +87,11 @@ class LocalApi:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
     def event(self, method: str, path: str, headers: dict[str, str], body: str | None,
               route: ApiRoute) -> dict[str, Any]:
