@@ -407,6 +407,13 @@ class LocalPipeline:
         records = [LedgerTable(table).get(i) for i in ids]
         return [r.model_dump(mode="json", exclude_none=True) for r in records if r is not None]
 
+    def dead_letters(self, queue_logical_id: str = "PipelineDeadLetterQueue") -> list[dict[str, Any]]:
+        """What reached the stack's dead-letter queue (Lambda on-failure records), oldest first."""
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=self.resource_name(queue_logical_id))["QueueUrl"]
+        return [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                .get("Messages", [])]
+
     def read_object(self, key: str, bucket: str | None = None) -> bytes:
         return self.client("s3").get_object(Bucket=bucket or self.data_bucket, Key=key)["Body"].read()
 

@@ -17,6 +17,7 @@ real-time: per hour until you delete it, `--delete ENDPOINT` does).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -94,7 +95,8 @@ def run(plan: DeployPlan, session: Any = None, wait: bool = True) -> dict[str, s
     estimator.fit({"train": f"{plan.data_uri}/train", "validation": f"{plan.data_uri}/validation"}, wait=wait,
                   logs=wait)
     job_name = estimator.latest_training_job.name
-    model_data = estimator.model_data if wait else f"{plan.estimator_kwargs()['output_path']}{job_name}/output/model.tar.gz"
+    output_path = plan.estimator_kwargs()["output_path"]
+    model_data = estimator.model_data if wait else f"{output_path}{job_name}/output/model.tar.gz"
     model = HuggingFaceModel(model_data=model_data, role=plan.role_arn, sagemaker_session=session,
                              env={"HEADLINE_MAX_LENGTH": str(plan.hyperparameters.get("max_length", 64))},
                              **INFERENCE_IMAGE)
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--delete", metavar="ENDPOINT", help="delete this endpoint (and its config) instead")
     args = parser.parse_args(argv)
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # v2's estimators are what this uses, knowingly
     if args.delete:
         import boto3
 
@@ -134,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.hyperparameters["epochs"] = args.epochs
     started = time.monotonic()
     result = run(plan)
-    print(f"\nendpoint {result['endpoint_name']} is InService ({time.monotonic() - started:.0f}s). Point the stack at it:")
+    print(f"\nendpoint {result['endpoint_name']} is InService ({time.monotonic() - started:.0f}s); "
+          "point the stack at it:")
     print(f"  sam deploy --parameter-overrides HeadlineEndpointName={result['endpoint_name']} "
           f"HeadlineModelVersion={result['model_version']}")
     return 0

@@ -192,10 +192,7 @@ def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert len(validator_invocations(pipeline)) == 3  # the first attempt and Lambda's two retries
-    sqs = pipeline.client("sqs")
-    url = sqs.get_queue_url(QueueName=pipeline.resource_name("PipelineDeadLetterQueue"))["QueueUrl"]
-    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
-    body = json.loads(message["Body"])
+    (body,) = pipeline.dead_letters()
     assert body["requestContext"]["condition"] == "RetriesExhausted"
     assert "EventBridge unreachable" in body["responsePayload"]["errorMessage"]
 

@@ -271,10 +271,7 @@ def test_throttling_beyond_the_retries_lands_in_the_dead_letter_queue(pipeline, 
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert run_record(pipeline)["status"] == "VALIDATED"  # nothing half-done
-    sqs = pipeline.client("sqs")
-    url = sqs.get_queue_url(QueueName=pipeline.resource_name("PipelineDeadLetterQueue"))["QueueUrl"]
-    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
-    body = json.loads(message["Body"])
+    (body,) = pipeline.dead_letters()
     assert body["requestPayload"]["detail-type"] == "DatasetValidated"
     assert "ThrottlingException" in body["responsePayload"]["errorMessage"]
 

@@ -35,8 +35,8 @@ def api(tiny_model):
 
 def call(api, method, path, body=None, key="secret-key", raw=None):
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(api.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **({"x-api-key": key} if key else {})})
+    headers = {"Content-Type": "application/json"} | ({"x-api-key": key} if key else {})
+    request = urllib.request.Request(api.url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")

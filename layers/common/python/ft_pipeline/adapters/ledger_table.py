@@ -120,48 +120,27 @@ class LedgerTable:
     def finish_validation(self, dataset_id: str, owner: str, status: RunStatus, fields: dict[str, Any],
                           note: str) -> bool:
         """Record the outcome; False when this invocation no longer owns the run (another finished it)."""
-        at = utc_now()
-        names = {"#status": "status"}
-        values: dict[str, Any] = {
-            ":status": {"S": status.value}, ":at": {"S": at}, ":owner": {"S": owner},
-            ":validating": {"S": RunStatus.VALIDATING.value},
-            ":entry": _to_item([{"at": at, "status": status.value, "note": note[:500]}]),
-        }
-        sets = ["#status = :status", "updated_at = :at", "timeline = list_append(timeline, :entry)"]
-        for i, (name, value) in enumerate(fields.items()):
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = _to_item(value)
-            sets.append(f"#f{i} = :f{i}")
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"dataset_id": {"S": dataset_id}},
-                UpdateExpression="SET " + ", ".join(sets) + " REMOVE lease_until, lease_owner",
-                ConditionExpression="lease_owner = :owner AND #status = :validating",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-            return True
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-
+        return self._move(dataset_id, status.value, fields, note,
+                          condition="lease_owner = :owner AND #status = :validating",
+                          values={":owner": {"S": owner}, ":validating": {"S": RunStatus.VALIDATING.value}},
+                          remove="lease_until, lease_owner")
 
     def transition(self, dataset_id: str, allowed_from: frozenset[str] | set[str], to_status: str,
                    fields: dict[str, Any], note: str) -> bool:
         """Move the run to `to_status` if it is in one of `allowed_from` now. True for the one caller that
         made the move; False for every other (a duplicate, a late event, a reconciler that came second)."""
+        allowed = {f":from{i}": {"S": status} for i, status in enumerate(sorted(allowed_from))}
+        return self._move(dataset_id, to_status, fields, note,
+                          condition=f"attribute_exists(dataset_id) AND #status IN ({', '.join(allowed)})",
+                          values=allowed)
+
+    def _move(self, dataset_id: str, to_status: str, fields: dict[str, Any], note: str, condition: str,
+              values: dict[str, Any], remove: str | None = None) -> bool:
+        """One conditional write: status, fields and a timeline entry together, or nothing."""
         at = utc_now()
         names = {"#status": "status"}
-        values: dict[str, Any] = {
-            ":to": {"S": to_status}, ":at": {"S": at},
-            ":entry": _to_item([{"at": at, "status": to_status, "note": note[:500]}]),
-        }
-        allowed = []
-        for i, status in enumerate(sorted(allowed_from)):
-            values[f":from{i}"] = {"S": status}
-            allowed.append(f":from{i}")
+        values = values | {":to": {"S": to_status}, ":at": {"S": at},
+                           ":entry": _to_item([{"at": at, "status": to_status, "note": note[:500]}])}
         sets = ["#status = :to", "updated_at = :at", "timeline = list_append(timeline, :entry)"]
         for i, (name, value) in enumerate(fields.items()):
             names[f"#f{i}"] = name
@@ -171,8 +150,8 @@ class LedgerTable:
             client("dynamodb").update_item(
                 TableName=self.table_name,
                 Key={"dataset_id": {"S": dataset_id}},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(dataset_id) AND #status IN ({', '.join(allowed)})",
+                UpdateExpression="SET " + ", ".join(sets) + (f" REMOVE {remove}" if remove else ""),
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
