@@ -217,8 +217,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=60)
     args = parser.parse_args()
+    import warnings
+
     from local_emulation.headline_model import ensure_model
 
+    warnings.filterwarnings("ignore", message=".*quantize.*")  # torch's notice about its quantized tensors
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model_dir = ensure_model()
     print(f"classifier benchmark (torch threads: {__import__('torch').get_num_threads()})\n")

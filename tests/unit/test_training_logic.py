@@ -138,3 +138,26 @@ def test_a_run_that_moved_on_is_not_started_again():
     ledger, bedrock, recorder = FakeLedger(status="TRAINING"), RefusingBedrock(), Recorder()
     assert start_customization(validated(), deps(ledger, bedrock, recorder)).action == "duplicate"
     assert bedrock.requests == [] and recorder.calls == []
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Stopping"])
+def test_jobs_still_running_or_stopping_change_nothing(status):
+    from ft_pipeline.adapters.bedrock_customization import JobSnapshot
+    from ft_pipeline.steps.training import apply_job_state
+
+    ledger, recorder = FakeLedger(status="TRAINING"), Recorder()
+    job = JobSnapshot(job_arn="arn:job", job_name="ftp-job-d-1", status=status)
+    outcome = apply_job_state(ledger.record, job, deps(ledger, RefusingBedrock(), recorder), "reconciler")
+    assert outcome.action == "in-progress" and outcome.detail == status
+    assert ledger.moves == [] and recorder.calls == []
+
+
+def test_a_completed_job_without_its_model_arn_yet_is_retried_not_recorded():
+    from ft_pipeline.adapters.bedrock_customization import JobSnapshot
+    from ft_pipeline.steps.training import apply_job_state
+
+    ledger = FakeLedger(status="TRAINING")
+    job = JobSnapshot(job_arn="arn:job", job_name="ftp-job-d-1", status="Completed")
+    with pytest.raises(RuntimeError, match="no outputModelArn"):
+        apply_job_state(ledger.record, job, deps(ledger, RefusingBedrock(), Recorder()), "event")
+    assert ledger.moves == []
