@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(pipeline.routes)} event route(s)")
         for route in pipeline.routes:
             print(f"  rule on bus {route.bus!r} -> {route.function}: {json.dumps(route.pattern)}")
+        for function, _, expression in pipeline.schedules:
+            print(f"  schedule {expression} -> {function}")
         if args.options:
             pipeline.upload(key + ".options.json", args.options.read_bytes())
         print(f"\nupload s3://{pipeline.data_bucket}/{key} ({args.dataset.stat().st_size:,} bytes)")
