@@ -103,6 +103,7 @@ class LocalApi:
             "requestContext": {"resourcePath": route.path, "httpMethod": method, "path": f"/{self.stage}{path}",
                                "stage": self.stage, "requestId": request_id, "accountId": ACCOUNT_ID,
                                "apiId": "local", "requestTimeEpoch": int(time.time() * 1000),
+                               "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
                                "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")}},
         }
 

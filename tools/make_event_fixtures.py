@@ -74,6 +74,33 @@ def bedrock_event(status: str, event_id: str, failure: str | None = None) -> Bed
             outputDataConfig={"s3Uri": f"s3://{BUCKET}/customization-output/headlines-0123456789/"}))
 
 
+def api_event(method: str, path: str, body: dict | None, request_id: str) -> dict:
+    """An API Gateway REST proxy event (payload format 1.0), as `sam local invoke` and Lambda receive it."""
+    headers = {"Content-Type": "application/json", "x-api-key": "<api key>", "Host": "abc123.execute-api.us-east-1"
+               ".amazonaws.com", "X-Forwarded-Proto": "https"}
+    return {
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+        "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
+        "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+        "requestContext": {"resourceId": "a1b2c3", "resourcePath": path, "httpMethod": method,
+                           "path": f"/dev{path}", "stage": "dev", "requestId": request_id,
+                           "accountId": "123456789012", "apiId": "abc123", "protocol": "HTTP/1.1",
+                           "requestTime": "23/Nov/2026:12:00:00 +0000", "requestTimeEpoch": 1795440000000,
+                           "identity": {"sourceIp": "203.0.113.10", "apiKeyId": "k1", "userAgent": "curl/8"}},
+    }
+
+
+API_FIXTURES = {
+    "api_classify.json": ("POST", "/classify", {"headline": "Apple unveils its new iPhone"}),
+    "api_classify_batch.json": ("POST", "/classify/batch",
+                                {"headlines": ["Fed raises rates", "Ebola outbreak spreads in West Africa"]}),
+    "api_classify_invalid.json": ("POST", "/classify", {"headline": ""}),
+    "api_health.json": ("GET", "/health", None),
+    "api_model.json": ("GET", "/model", None),
+}
+
+
 def main(target: Path = EVENTS) -> None:
     source = ObjectRef(bucket=BUCKET, key="incoming/headlines.csv", version_id="3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY",
                        etag="81498b3f7aec3dce403f4a5349c3d6fb")
@@ -147,6 +174,10 @@ def main(target: Path = EVENTS) -> None:
     for name, event in fixtures.items():
         data = event.model_dump(mode="json", by_alias=True, exclude_none=True)
         (target / name).write_text(json.dumps(data, indent=2) + "\n")
+    for i, (name, (method, path, body)) in enumerate(API_FIXTURES.items()):
+        event = api_event(method, path, body, f"c6af9ac6-7b61-11e6-9a41-93e8deadbe{i:02d}")
+        (target / name).write_text(json.dumps(event, indent=2) + "\n")
+        fixtures[name] = event
     print(f"wrote {len(fixtures)} fixtures to {target}")
 
 

@@ -33,11 +33,48 @@ MODELS = {
 }
 
 
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("api_*.json")), ids=lambda p: p.name)
+def test_api_fixtures_are_api_gateway_events_the_proxy_answers(path, monkeypatch):
+    """Each API fixture parses as an API Gateway proxy event and gets the answer a client would."""
+    from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
+    from ft_pipeline.headlines import service
+    from tests.conftest import REPO
+
+    event = json.loads(path.read_text())
+    APIGatewayProxyEventModel.model_validate(event)
+
+    class InstantEndpoint:
+        name = "headline-classifier"
+
+        def invoke(self, inputs):
+            return [{"predicted_label": "science", "probabilities": {"business": 0.1, "entertainment": 0.1,
+                                                                     "health": 0.1, "science": 0.7}}] * len(inputs)
+
+        def status(self):
+            return "InService"
+
+    import importlib.util
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "1")
+    spec = importlib.util.spec_from_file_location("classify_app_fixture", REPO / "functions/classify_headline/app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    monkeypatch.setattr(app, "_service", lambda: service.HeadlineService(InstantEndpoint(), ["science"], "v1"))
+    from local_emulation.harness import LambdaContext
+
+    result = app.lambda_handler(event, LambdaContext("f", 512, "arn:aws:lambda:us-east-1:1:function:f", 28))
+    expected = 422 if "invalid" in path.name else 200
+    assert result["statusCode"] == expected, result
+
+
 def model_for(path: Path):
     return next(model for prefix, model in MODELS.items() if path.stem.startswith(prefix))
 
 
-@pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in EVENTS.glob("*.json") if not p.name.startswith("api_")),
+                         ids=lambda p: p.name)
 def test_fixture_parses_into_its_model(path):
     model = model_for(path)
     event = parse(event=json.loads(path.read_text()), model=model)

@@ -2,8 +2,9 @@
 
 Outputs in `out_dir`: train.jsonl, validation.jsonl, test.jsonl (only when the dataset is accepted),
 rejected.jsonl (every rejected record with its line, reason and original text) and report.json.
-Memory: one read buffer, the per-label split counters, and one 8-byte fingerprint per accepted
-record for duplicate detection (about 100 bytes each in CPython), never the records themselves.
+Memory: read buffers, the per-label split counters, and per accepted record one fingerprint for duplicate
+detection and one length for the report (about 100 bytes in CPython), never the records themselves;
+once a dataset is over its record quota nothing more is kept, so memory is bounded by the quota.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from ft_pipeline.dataset.report import CostEstimate, DatasetStatus, SplitSummary
 from ft_pipeline.dataset.splitter import SPLIT_NAMES, TRAIN, VALIDATION, StratifiedSplitter
 from ft_pipeline.dataset.stats import LengthStats
 
-OUTPUT_FILES = ("train.jsonl", "validation.jsonl", "test.jsonl", "rejected.jsonl", "report.json")
 MAX_DUPLICATE_EXAMPLES = 20
 _LABEL_BITS = 20  # up to a million distinct labels
 _LABEL_MASK = (1 << _LABEL_BITS) - 1
@@ -538,8 +538,3 @@ def _warn(report: ValidationReport, label_totals: dict[str, int]) -> None:
     test = report.splits["test"].records
     if test < 30:
         report.warnings.append(f"only {test} test records: the evaluation will be noisy")
-
-
-def output_paths(out_dir: Path) -> dict[str, Path]:
-    return {name: out_dir / name for name in OUTPUT_FILES if (out_dir / name).exists()}
-
