@@ -53,7 +53,6 @@ class Ledger(Protocol):
     def release(self, dataset_id: str, owner: str, note: str) -> None: ...
     def finish_validation(self, dataset_id: str, owner: str, status: RunStatus, fields: dict[str, Any],
                           note: str) -> bool: ...
-    def get(self, dataset_id: str) -> Any: ...
     def mark_announced(self, dataset_id: str) -> None: ...
 
 
@@ -167,7 +166,7 @@ def _validate_claimed(deps: ValidatorDeps, source: ObjectRef, dataset_id: str, o
 
 
 def _record_outcome(deps: ValidatorDeps, report: ValidationReport, source: ObjectRef, dataset_id: str, owner: str,
-              uris: dict[str, str]) -> ValidationOutcome:
+                    uris: dict[str, str]) -> ValidationOutcome:
     counts = None
     if report.splits:
         c = report.counts
@@ -202,10 +201,10 @@ def _record_outcome(deps: ValidatorDeps, report: ValidationReport, source: Objec
               "estimated_cost_usd": report.estimated_cost.usd if report.estimated_cost else None}
     fields["outcome_event"] = outcome_event(event_type.DETAIL_TYPE, detail)
     note = "; ".join(report.reasons) if report.reasons else f"{report.counts.accepted} records accepted"
-    # record first, then publish (outbox): see steps/announce.py
+    # record first, then publish, then mark it published (an outbox: see steps/announce.py for the repair)
     if deps.ledger.finish_validation(dataset_id, owner, status, fields, note):
-        record = deps.ledger.get(dataset_id)
-        announce(record, deps.publisher, deps.ledger)
+        deps.publisher.publish(detail, event_type, resources=[source.uri])
+        deps.ledger.mark_announced(dataset_id)
     else:
         logger.warning("ledger already finished by another invocation; its outcome stands")
     logger.info("dataset processed", extra={"outcome": outcome.value, "reasons": report.reasons})
