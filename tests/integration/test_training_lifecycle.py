@@ -284,3 +284,25 @@ def test_jobs_of_other_stacks_are_not_our_business(pipeline):
     pipeline.put_event(foreign)
     pipeline.run()
     assert not [i for i in pipeline.invocations if i.function == "JobStateChangeFunction"]
+
+
+def test_the_reconciler_publishes_an_outcome_that_was_recorded_but_never_announced(pipeline, monkeypatch):
+    from ft_pipeline.adapters import event_bus
+
+    real_publish = event_bus.EventBridgePublisher.publish
+    down = {"on": True}
+
+    def publish(self, detail, event_type, resources=None):
+        if down["on"] and event_type.DETAIL_TYPE == "DatasetValidated":
+            raise ConnectionError("EventBridge unreachable")
+        return real_publish(self, detail, event_type, resources)
+
+    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", publish)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()  # every delivery fails to publish: recorded VALIDATED, never announced
+    run = run_record(pipeline)
+    assert run["status"] == "VALIDATED" and "announced_at" not in run
+    down["on"] = False
+    pipeline.tick()  # the next sweep publishes it, and the run moves on
+    assert len(events(pipeline, "DatasetValidated")) == 1
+    assert run_record(pipeline)["status"] == "TRAINING"

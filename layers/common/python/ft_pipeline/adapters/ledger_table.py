@@ -170,14 +170,20 @@ class LedgerTable:
             ExpressionAttributeValues={":at": {"S": utc_now()}},
         )
 
-    def runs_in_status(self, status: str, index_name: str = "by-status") -> list[RunRecord]:
-        """Runs whose status is `status`, oldest update first (the ledger's by-status index)."""
+    def runs_in_status(self, status: str, updated_since: str | None = None,
+                       index_name: str = "by-status") -> list[RunRecord]:
+        """Runs whose status is `status` (updated since `updated_since`, an ISO time), oldest update first."""
         records: list[RunRecord] = []
+        values = {":status": {"S": status}}
+        condition = "#status = :status"
+        if updated_since:
+            values[":since"] = {"S": updated_since}
+            condition += " AND updated_at >= :since"
         kwargs: dict[str, Any] = {
             "TableName": self.table_name, "IndexName": index_name,
-            "KeyConditionExpression": "#status = :status",
+            "KeyConditionExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {":status": {"S": status}},
+            "ExpressionAttributeValues": values,
         }
         while True:
             page = client("dynamodb").query(**kwargs)

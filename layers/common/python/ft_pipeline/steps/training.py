@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -47,7 +48,7 @@ class Ledger(Protocol):
     def get(self, dataset_id: str) -> RunRecord | None: ...
     def transition(self, dataset_id: str, allowed_from: Any, to_status: str, fields: dict[str, Any],
                    note: str) -> bool: ...
-    def runs_in_status(self, status: str) -> list[RunRecord]: ...
+    def runs_in_status(self, status: str, updated_since: str | None = None) -> list[RunRecord]: ...
     def mark_announced(self, dataset_id: str) -> None: ...
 
 
@@ -277,8 +278,10 @@ def reconcile(deps: TrainingDeps) -> list[StepOutcome]:
             if not job:
                 continue
             outcomes.append(apply_job_state(record, deps.bedrock.get_job(job), deps, "reconciler"))
+    # an unannounced outcome is at most minutes old: look back a day, not through the whole ledger
+    since = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     for status in (RunStatus.VALIDATED, RunStatus.REJECTED):
-        for record in deps.ledger.runs_in_status(status):
+        for record in deps.ledger.runs_in_status(status, updated_since=since):
             if announce(record, deps.publisher, deps.ledger):
                 outcomes.append(StepOutcome(action="announced", dataset_id=record.dataset_id))
     return outcomes
