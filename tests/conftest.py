@@ -47,6 +47,21 @@ def jsonl(records: list[Any]) -> bytes:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records).encode()
 
 
+def fail_first_calls(monkeypatch: pytest.MonkeyPatch, cls: type, method: str, error: Exception,
+                     times: int = 1) -> None:
+    """`cls.method` raises `error` on its first `times` calls, then behaves as usual (a passing outage)."""
+    real = getattr(cls, method)
+    calls = {"n": 0}
+
+    def flaky(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise error
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, flaky)
+
+
 @pytest.fixture
 def pipeline() -> Iterator[Any]:
     from local_emulation.harness import LocalPipeline

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from local_emulation.harness import LocalPipeline
-from tests.conftest import BAD_INPUTS, HEADLINES
+from tests.conftest import BAD_INPUTS, HEADLINES, fail_first_calls
 
 HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
 
@@ -139,18 +139,9 @@ def test_bad_file_is_rejected_with_report_and_rejected_records(pipeline):
 
 
 def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, monkeypatch):
-    from ft_pipeline.adapters import object_store
+    from ft_pipeline.adapters.object_store import S3ObjectStore
 
-    real_upload = object_store.S3ObjectStore.upload
-    calls = {"n": 0}
-
-    def flaky_upload(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise ConnectionError("S3 unreachable")
-        return real_upload(self, *args, **kwargs)
-
-    monkeypatch.setattr(object_store.S3ObjectStore, "upload", flaky_upload)
+    fail_first_calls(monkeypatch, S3ObjectStore, "upload", ConnectionError("S3 unreachable"))
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
@@ -160,18 +151,9 @@ def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, mo
 
 
 def test_an_outcome_recorded_but_not_published_is_published_by_the_retry(pipeline, monkeypatch):
-    from ft_pipeline.adapters import event_bus
+    from ft_pipeline.adapters.event_bus import EventBridgePublisher
 
-    real_publish = event_bus.EventBridgePublisher.publish
-    calls = {"n": 0}
-
-    def flaky_publish(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise ConnectionError("EventBridge unreachable")
-        return real_publish(self, *args, **kwargs)
-
-    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", flaky_publish)
+    fail_first_calls(monkeypatch, EventBridgePublisher, "publish", ConnectionError("EventBridge unreachable"))
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]

@@ -27,17 +27,21 @@ class _EnvSettings(BaseModel):
             raise SettingsError(f"invalid function configuration: {problems}") from None
 
 
-class ValidatorSettings(_EnvSettings):
+class _PipelineSettings(_EnvSettings):
+    """What every pipeline function gets from the template's Globals."""
 
     data_bucket: str = Field(alias="DATA_BUCKET")
-    incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
     datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
     ledger_table: str = Field(alias="LEDGER_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+
+
+class ValidatorSettings(_PipelineSettings):
+    incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
     default_base_model: str = Field("amazon.nova-micro-v1:0:128k", alias="DEFAULT_BASE_MODEL")
     default_hyperparameters: str = Field("{}", alias="DEFAULT_HYPERPARAMETERS")
     default_split: str = Field("0.8,0.1,0.1", alias="DEFAULT_SPLIT")
-    default_deployment_mode: str = Field("provisioned", alias="DEFAULT_DEPLOYMENT_MODE")
+    default_deployment_mode: str = Field("on-demand", alias="DEFAULT_DEPLOYMENT_MODE")
     default_evaluation_examples: int = Field(200, alias="DEFAULT_EVALUATION_EXAMPLES")
     work_dir: str = Field("/tmp", alias="WORK_DIR")
 
@@ -65,14 +69,10 @@ class ValidatorSettings(_EnvSettings):
         }
 
 
-class TrainingSettings(_EnvSettings):
+class TrainingSettings(_PipelineSettings):
     """Environment of the training-lifecycle functions (start, job state change, reconciler, stop)."""
 
-    data_bucket: str = Field(alias="DATA_BUCKET")
-    datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
     output_prefix: str = Field("customization-output/", alias="CUSTOMIZATION_OUTPUT_PREFIX")
-    ledger_table: str = Field(alias="LEDGER_TABLE")
-    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     resource_prefix: str = Field(alias="RESOURCE_PREFIX", pattern=r"^[a-z0-9]{1,12}$")
     customization_role_arn: str = Field("", alias="CUSTOMIZATION_ROLE_ARN")
     notifications_topic_arn: str = Field("", alias="NOTIFICATIONS_TOPIC_ARN")

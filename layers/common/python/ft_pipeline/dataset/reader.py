@@ -89,9 +89,7 @@ def open_dataset(source: BinaryIO, name: str) -> OpenedDataset:
     """Detect compression, encoding and container of `source` from its first bytes."""
     counter = CountingReader(source)
     raw: BinaryIO = io.BufferedReader(counter, READ_BUFFER)
-    head = _read_up_to(raw, 2)
-    raw = io.BufferedReader(_PrefixedStream(head, raw), READ_BUFFER)
-    is_gzip = head == b"\x1f\x8b"
+    is_gzip = raw.peek(2)[:2] == b"\x1f\x8b"  # peek: the magic bytes stay in the stream
     if is_gzip:
         raw = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), READ_BUFFER)  # type: ignore[arg-type]
     try:
