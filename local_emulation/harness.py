@@ -13,6 +13,7 @@ every event N times to exercise idempotency.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -32,7 +33,7 @@ import boto3
 from moto import mock_aws
 
 from ft_pipeline.adapters.clients import reset_clients
-from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent
+from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent, ScheduledEvent
 from local_emulation.bedrock import BedrockEmulator
 from local_emulation.template import ACCOUNT_ID, REGION, Stack
 
@@ -228,7 +229,7 @@ class LocalPipeline:
         """PutObject, then the "Object Created" event S3 sends when the bucket has EventBridge enabled."""
         bucket = bucket or self.data_bucket
         put = self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-        if bucket in self._eventbridge_buckets():
+        if bucket in self._eventbridge_buckets:
             self.put_event(self.object_created_event(bucket, key, len(body), put["ETag"].strip('"'),
                                                      put.get("VersionId")))
         return put
@@ -284,11 +285,9 @@ class LocalPipeline:
         events it caused are delivered."""
         invocations = []
         for function, name, _expression in self.schedules:
-            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                     "source": "aws.events", "account": ACCOUNT_ID,
-                     "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": REGION,
-                     "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function}-{name}"], "detail": {}}
-            invocations.append(self.invoke_async(function, event))
+            event = ScheduledEvent(detail_type=ScheduledEvent.DETAIL_TYPE, source=ScheduledEvent.SOURCE, detail={},
+                                   resources=[f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function}-{name}"])
+            invocations.append(self.invoke_async(function, event.model_dump(mode="json", by_alias=True)))
         self.run()
         return invocations
 
@@ -355,7 +354,9 @@ class LocalPipeline:
         self._announce_new_objects(before)
         return invocation
 
+    @functools.cached_property
     def _eventbridge_buckets(self) -> list[str]:
+        """Buckets whose template enables S3 → EventBridge notifications (read once)."""
         names = []
         for lid, res in self.stack.of_type("AWS::S3::Bucket").items():
             props = self.stack.resolve(res.get("Properties") or {})
@@ -367,7 +368,7 @@ class LocalPipeline:
     def _object_versions(self) -> dict[tuple[str, str, str], tuple[int, str]]:
         s3 = self.client("s3")
         seen = {}
-        for bucket in self._eventbridge_buckets():
+        for bucket in self._eventbridge_buckets:
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
                 for v in page.get("Versions", []):
                     seen[(bucket, v["Key"], v.get("VersionId") or "null")] = (v["Size"], v["ETag"].strip('"'))

@@ -40,8 +40,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @cache
+def _settings() -> ClassifierSettings:
+    return ClassifierSettings.from_env()
+
+
+@cache
 def _service() -> HeadlineService:
-    settings = ClassifierSettings.from_env()
+    settings = _settings()
     return HeadlineService(SageMakerEndpoint(settings.endpoint_name), settings.label_list(),
                            settings.model_version, settings.health_cache_seconds)
 
@@ -110,13 +115,8 @@ def model_failed(exc: ModelFailed) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    body = event.get("body") or ""
-    if len(body) > _service_limits():
+    limit = _settings().max_body_bytes
+    if len(event.get("body") or "") > limit:  # before parsing: an oversized body is refused unread
         return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
-                "body": ErrorResponse(message=f"request body over {_service_limits()} bytes").model_dump_json()}
+                "body": ErrorResponse(message=f"request body over {limit} bytes").model_dump_json()}
     return app.resolve(event, context)
-
-
-@cache
-def _service_limits() -> int:
-    return ClassifierSettings.from_env().max_body_bytes
