@@ -1,5 +1,8 @@
 """`make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=manifest.json]`: the validator on a local file.
 
+BASE_MODEL stands for the stack's DefaultBaseModel: an options manifest (OPTIONS, or <file>.options.json)
+overrides it, as it would in the stack.
+
 Writes train.jsonl, validation.jsonl, test.jsonl, rejected.jsonl and report.json to OUT, prints a
 summary, and exits 1 when the dataset is rejected as a whole (2 for unusable options).
 """
@@ -8,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import re
 import sys
 from pathlib import Path
 
 from ft_pipeline.dataset.options import InvalidOptions, resolve_options
 from ft_pipeline.dataset.report import DatasetStatus
 from ft_pipeline.dataset.validate import validate_dataset
+from ft_pipeline.steps.validate_upload import make_dataset_id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,25 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     if out.resolve() == source.resolve().parent:
         print("refusing to write outputs next to the input in the same folder; pick --out", file=sys.stderr)
         return 2
+    # as in the stack: --base-model plays DefaultBaseModel, and a manifest beside the file overrides it
     manifest_path = args.options or Path(str(source) + ".options.json")
     manifest = manifest_path.read_bytes() if manifest_path.is_file() else None
+    defaults = {"base_model": args.base_model} if args.base_model else {}
     try:
-        options = resolve_options({}, manifest, str(manifest_path))
-        if args.base_model:  # the command line wins over the manifest
-            override = json.loads(manifest or b"{}") | {"base_model": args.base_model}
-            if "hyperparameters" in override and options.model.family != resolve_options(
-                    {}, json.dumps({"base_model": args.base_model}).encode(), "--base-model").model.family:
-                override.pop("hyperparameters")  # they were for another model family
-            source_name = f"{manifest_path} + --base-model" if manifest else "--base-model"
-            options = resolve_options({}, json.dumps(override).encode(), source_name)
+        options = resolve_options(defaults, manifest, str(manifest_path))
     except InvalidOptions as exc:
         print(f"invalid options: {exc}", file=sys.stderr)
         return 2
-    digest = hashlib.sha256(source.read_bytes()[:1 << 20] + str(source.stat().st_size).encode()).hexdigest()[:10]
-    slug = re.sub(r"[^a-z0-9]+", "-", source.name.split(".")[0].lower()).strip("-")[:24] or "dataset"
     with source.open("rb") as stream:
-        report = validate_dataset(stream, name=str(source), dataset_id=f"{slug}-{digest}", options=options,
-                                  out_dir=out)
+        version = hashlib.sha256(stream.read(1 << 20)).hexdigest() + str(source.stat().st_size)
+        stream.seek(0)
+        report = validate_dataset(stream, name=str(source), dataset_id=make_dataset_id("local", str(source), version),
+                                  options=options, out_dir=out)
     print("\n".join(report.summary_lines()))
     print(f"  outputs       {out}/")
     return 0 if report.status is DatasetStatus.VALIDATED else 1
