@@ -7,14 +7,15 @@ export PYTHONPATH := layers/common/python:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help demo test unit integration contract validate serve openapi stop-run bench lint template-check sam-validate cfn-lint sam-build clean
+.PHONY: help demo test unit integration contract validate serve openapi stop-run state-diagram bench lint template-check sam-validate cfn-lint sam-build clean
 
 help:
 	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
 	@echo "make test                      run the tests"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
 	@echo "make bench                     validator throughput and memory vs. the JSON parse limit"
-	@echo "make stop-run STACK=s DATASET_ID=id   stop a deployed run's training job"
+	@echo "make stop-run STACK=s RUN_ID=id   stop a deployed run's training job"
+	@echo "make state-diagram             regenerate the README's lifecycle diagram from ft_pipeline/lifecycle.py"
 	@echo "make lint                      ruff"
 	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, sam build"
 	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
@@ -51,9 +52,13 @@ serve: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) tools/export_openapi.py
 
+RUN_ID ?= $(DATASET_ID)
 stop-run: $(VENV)/.installed
-	@test -n "$(STACK)" -a -n "$(DATASET_ID)" || (echo "usage: make stop-run STACK=name DATASET_ID=id" && exit 2)
-	$(PY) tools/stop_run.py --stack "$(STACK)" --dataset-id "$(DATASET_ID)"
+	@test -n "$(STACK)" -a -n "$(RUN_ID)" || (echo "usage: make stop-run STACK=name RUN_ID=id" && exit 2)
+	$(PY) tools/stop_run.py --stack "$(STACK)" --run-id "$(RUN_ID)"
+
+state-diagram: $(VENV)/.installed
+	$(PY) tools/make_state_diagram.py
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.validator_bench $(if $(SIZE_MB),--size-mb $(SIZE_MB))

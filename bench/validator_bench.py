@@ -101,7 +101,7 @@ def child_main(mode: str, path: Path, base_model: str) -> None:
     from pydantic_core import from_json
 
     if mode == "validator":
-        from ft_pipeline.dataset.options import DatasetOptions
+        from ft_pipeline.catalogue.options import DatasetOptions
         from ft_pipeline.dataset.validate import validate_dataset
     started = time.perf_counter()
     records = 0

@@ -8,6 +8,9 @@ moto stores jobs but never runs them. Here a job is finished on demand, as the d
 - Failed / Stopped: with a failure message.
 Then Bedrock's "Model Customization Job State Change" event is put on the default bus in AWS's shape,
 unless the test asks for it to be lost (delivery is best effort in AWS too).
+
+StopModelCustomizationJob behaves as AWS documents it, not as moto does: an InProgress job goes to
+Stopping (and `finish(job, "Stopped")` ends it), a job that has ended cannot be stopped (ValidationException).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import io
 import json
 import pickle
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
-from moto.bedrock.models import bedrock_backends
+from moto.bedrock.exceptions import ResourceNotFoundException, ValidationException
+from moto.bedrock.models import BedrockBackend, bedrock_backends
 
+from ft_pipeline.clock import clock
 from ft_pipeline.contracts import BedrockJobStateChange, BedrockJobStateChangeDetail
 from local_emulation.template import ACCOUNT_ID, REGION
 
@@ -57,10 +62,30 @@ def _pairs(jsonl: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
+def _stop_as_aws_does(backend: BedrockBackend, job_identifier: str) -> None:
+    job = backend.model_customization_jobs.get(job_identifier)
+    if job is None:
+        raise ResourceNotFoundException(f"Model customization job {job_identifier} not found")
+    if job.status != "InProgress":
+        raise ValidationException(f"Job {job_identifier} cannot be stopped in status {job.status}")
+    job.status = "Stopping"
+    job.last_modified_time = clock().now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class BedrockEmulator:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self.models: dict[str, EmulatedModel] = {}  # custom model ARN -> model
+        self._moto_stop: Any = None
+
+    def install(self) -> None:
+        self._moto_stop = BedrockBackend.stop_model_customization_job
+        BedrockBackend.stop_model_customization_job = _stop_as_aws_does  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._moto_stop is not None:
+            BedrockBackend.stop_model_customization_job = self._moto_stop  # type: ignore[method-assign]
+            self._moto_stop = None
 
     @property
     def _backend(self) -> Any:
@@ -70,12 +95,15 @@ class BedrockEmulator:
         return dict(self._backend.model_customization_jobs)
 
     def in_progress(self) -> list[str]:
-        return [name for name, job in self.jobs().items() if job.status == "InProgress"]
+        """Jobs that are still running (InProgress or Stopping): what would still be billing."""
+        return [name for name, job in self.jobs().items() if job.status in ("InProgress", "Stopping")]
 
     def finish(self, job_name: str, status: str = "Completed", failure_message: str | None = None,
                deliver_event: bool = True, epochs: int | None = None) -> dict[str, Any]:
         job = self._backend.model_customization_jobs[job_name]
-        now = datetime.now(UTC)
+        if job.status not in ("InProgress", "Stopping"):
+            raise ValueError(f"job {job_name} has already ended ({job.status})")
+        now = clock().now().astimezone(UTC)
         if status == "Completed":
             job.output_model_name = job.custom_model_name  # moto appends the job name; AWS does not
             job.output_model_arn = (f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:custom-model/"

@@ -26,7 +26,7 @@ def _show(pipeline: LocalPipeline, seen_invocations: int, seen_events: int) -> t
         print(f"   invoke  {invocation.function} (attempt {invocation.attempt}): {status}")
     for event in pipeline.events[seen_events:]:
         if event["source"].startswith("ft-pipeline") or event["source"] == "aws.bedrock":
-            what = event["detail"].get("dataset_id") or event["detail"].get("jobName")
+            what = event["detail"].get("run_id") or event["detail"].get("jobName")
             print(f"   event   {event['detail-type']} ({event['source']}: {what})")
     return len(pipeline.invocations), len(pipeline.events)
 
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(pipeline.routes)} event route(s)")
         for route in pipeline.routes:
             print(f"  rule on bus {route.bus!r} -> {route.function}: {json.dumps(route.pattern)}")
-        for function, _, expression in pipeline.schedules:
-            print(f"  schedule {expression} -> {function}")
+        for schedule in pipeline.schedules:
+            print(f"  schedule {schedule.expression} -> {schedule.function}")
         if args.options:
             pipeline.upload(key + ".options.json", args.options.read_bytes())
         print(f"\nupload s3://{pipeline.data_bucket}/{key} ({args.dataset.stat().st_size:,} bytes)")
@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         print("no run was recorded: see the invocation errors above", file=sys.stderr)
         return 1
-    report_path = out / "bucket" / "datasets" / run["dataset_id"] / "report.json"
+    report_path = out / "bucket" / "datasets" / run["run_id"] / "report.json"
     report = json.loads(report_path.read_text())
-    print(f"\nrun {run['dataset_id']}: {run['status']} in {time.perf_counter() - started:.1f}s")
+    print(f"\nrun {run['run_id']}: {run['status']} in {time.perf_counter() - started:.1f}s")
     for entry in run["timeline"]:
-        print(f"  {entry['at']}  {entry['status']:<11} {entry['note']}")
+        print(f"  {entry['at']}  {entry['status']:<17} {entry['transition']:<20} {entry['note'][:70]}")
     counts = report["counts"]
     print(f"  records   {counts['records_read']} read: {counts['accepted']} accepted, {counts['rejected']} rejected, "
           f"{counts['blank']} blank")
@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
               f"({cost['training_tokens_total']:,} tokens over {cost['epochs']} epochs)")
     for reason in report["reasons"]:
         print(f"  reason    {reason}")
-    training = run.get("training_metrics")
+    training = run["training"].get("metrics")
     if training:
-        print(f"  model     {run['custom_model_arn']}")
+        print(f"  model     {run['model']['custom_model_arn']}")
         print(f"  losses    training {training.get('training_loss', float('nan')):.3f}, validation "
               f"{training.get('validation_loss', float('nan')):.3f} after {training.get('steps')} steps "
               f"(curves: {training.get('metrics_uri')})")

@@ -8,6 +8,10 @@ it does for any rule, and an event the template would not route never reaches a 
 Lambda's asynchronous semantics are kept: failed invocations are retried (EventInvokeConfig
 MaximumRetryAttempts, default 2) and then sent to the OnFailure destination; `deliveries=N` delivers
 every event N times to exercise idempotency.
+
+Time is the harness's: a `ManualClock` that every handler reads (`ft_pipeline.clock`), moved only by
+`advance(...)` and `tick()`, which also fire the template's schedules as their periods pass. Faults are
+injected at the boto layer (`faults`, see `local_emulation/faults.py`).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import importlib.util
 import io
 import json
 import os
+import re
 import time
 import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,8 +38,11 @@ import boto3
 from moto import mock_aws
 
 from ft_pipeline.adapters.clients import reset_clients
+from ft_pipeline.clock import ManualClock, use_clock
 from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent, ScheduledEvent
+from local_emulation import faults as fault_hooks
 from local_emulation.bedrock import BedrockEmulator
+from local_emulation.faults import FaultInjector, LambdaDied
 from local_emulation.template import ACCOUNT_ID, REGION, Stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +91,26 @@ class Route:
     queue_url: str
 
 
+@dataclass
+class Schedule:
+    function: str
+    event_name: str
+    expression: str
+    period: timedelta | None  # None for cron(...): fired once per tick
+    next_at: datetime | None = None
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+
+
+def schedule_period(expression: str) -> timedelta | None:
+    match = _RATE.fullmatch(expression.strip())
+    if not match:
+        return None
+    amount, unit = int(match.group(1)), match.group(2).rstrip("s")
+    return timedelta(**{f"{unit}s": amount})
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -106,7 +134,9 @@ class LocalPipeline:
         self.encode_s3_keys = encode_s3_keys
         self.log_level = log_level
         self.routes: list[Route] = []
-        self.schedules: list[tuple[str, str, str]] = []  # (function, event name, expression): fired by tick()
+        self.schedules: list[Schedule] = []  # fired as the clock passes their periods (advance, tick)
+        self.clock = ManualClock()
+        self.faults = FaultInjector()
         self.events: list[dict[str, Any]] = []  # every event seen on any bus, in order
         self.invocations: list[Invocation] = []
         self.failures: list[Invocation] = []  # invocations that failed after all retries
@@ -132,17 +162,24 @@ class LocalPipeline:
         for key, value in FAKE_ENV.items():
             self._env_saved.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        fault_hooks.install(self.faults)  # before any client of the code under test exists
+        use_clock(self.clock)
         self._mock = mock_aws()
         self._mock.start()
         reset_clients()
         self._provision()
         self._wire_rules()
+        self.bedrock.install()
 
     def stop(self) -> None:
+        if self._bedrock is not None:
+            self._bedrock.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
         reset_clients()
+        use_clock(None)
+        fault_hooks.install(None)
         for key, value in self._env_saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -200,8 +237,10 @@ class LocalPipeline:
         for lid, res in self.stack.of_type("AWS::Serverless::Function").items():
             for event_name, spec in ((res.get("Properties") or {}).get("Events") or {}).items():
                 if spec["Type"] == "Schedule":
-                    props = self.stack.resolve(spec["Properties"])
-                    self.schedules.append((lid, event_name, props["Schedule"]))
+                    expression = self.stack.resolve(spec["Properties"])["Schedule"]
+                    period = schedule_period(expression)
+                    self.schedules.append(Schedule(lid, event_name, expression, period,
+                                                   self.clock.now() + period if period else None))
                     continue
                 if spec["Type"] == "Api":
                     continue  # served over HTTP by local_emulation.api_server
@@ -280,16 +319,40 @@ class LocalPipeline:
                 return
         raise RuntimeError(f"events still flowing after {max_rounds} rounds: is there a loop in the wiring?")
 
-    def tick(self) -> list[Invocation]:
-        """One period of every schedule in the template: each scheduled function runs once, then the
-        events it caused are delivered."""
-        invocations = []
-        for function, name, _expression in self.schedules:
-            event = ScheduledEvent(detail_type=ScheduledEvent.DETAIL_TYPE, source=ScheduledEvent.SOURCE, detail={},
-                                   resources=[f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{function}-{name}"])
-            invocations.append(self.invoke_async(function, event.model_dump(mode="json", by_alias=True)))
+    def advance(self, *, days: float = 0, hours: float = 0, minutes: float = 0, seconds: float = 0
+                ) -> list[Invocation]:
+        """Move the clock on; every schedule fires once for each of its periods that ends on the way (in time
+        order, each firing's events delivered before the next), then queued events are delivered."""
+        target = self.clock.now() + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        fired: list[Invocation] = []
+        while True:
+            due = [s for s in self.schedules if s.next_at is not None and s.next_at <= target]
+            if not due:
+                break
+            schedule = min(due, key=lambda s: s.next_at)  # type: ignore[arg-type, return-value]
+            self.clock.set(schedule.next_at)  # type: ignore[arg-type]
+            schedule.next_at = schedule.next_at + schedule.period  # type: ignore[operator]
+            fired.append(self.fire(schedule))
+        self.clock.set(target)
         self.run()
-        return invocations
+        return fired
+
+    def tick(self) -> list[Invocation]:
+        """One period of the slowest schedule: the clock moves that far and every scheduled function runs at
+        least once (cron schedules, which are not emulated, exactly once)."""
+        periods = [s.period for s in self.schedules if s.period is not None]
+        fired = self.advance(seconds=max(periods).total_seconds()) if periods else []
+        fired += [self.fire(s) for s in self.schedules if s.period is None]
+        return fired
+
+    def fire(self, schedule: Schedule) -> Invocation:
+        """One firing of a schedule now: the scheduled function runs, then the events it caused are delivered."""
+        event = ScheduledEvent(detail_type=ScheduledEvent.DETAIL_TYPE, source=ScheduledEvent.SOURCE, detail={},
+                               time=self.clock.now(), resources=[
+                                   f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{schedule.function}-{schedule.event_name}"])
+        invocation = self.invoke_async(schedule.function, event.model_dump(mode="json", by_alias=True))
+        self.run()
+        return invocation
 
     def _drain_taps(self) -> None:
         sqs = self.client("sqs")
@@ -344,11 +407,17 @@ class LocalPipeline:
         # what handlers print (EMF metrics) is kept with the invocation rather than mixed into the output
         with _environment(env), contextlib.redirect_stdout(io.StringIO()) as printed:
             module, handler_name = self._handler(function)
+            self.faults.depth += 1
             try:
                 invocation.result = getattr(module, handler_name)(json.loads(json.dumps(event)), context)
+            except LambdaDied as death:  # as Lambda reports a runtime that exited or timed out; then retried
+                invocation.error = f"Runtime.ExitError: {death}"
+                invocation.result = None
             except Exception as exc:  # noqa: BLE001 - reported like Lambda does, then retried
                 invocation.error = f"{type(exc).__name__}: {exc}"
                 invocation.result = traceback.format_exc()
+            finally:
+                self.faults.depth -= 1
         invocation.output = printed.getvalue()
         self.invocations.append(invocation)
         self._announce_new_objects(before)
@@ -400,13 +469,23 @@ class LocalPipeline:
         return [e for e in self.events if e.get("detail-type") == detail_type]
 
     def ledger(self) -> list[dict[str, Any]]:
-        from ft_pipeline.adapters.ledger_table import LedgerTable
+        """Every run record, as JSON, ordered by run id (an item that is no run record: its id and the error)."""
+        from pydantic import ValidationError
 
-        table = self.resource_name("LedgerTable")
-        items = self.client("dynamodb").scan(TableName=table)["Items"]
-        ids = sorted(item["dataset_id"]["S"] for item in items)
-        records = [LedgerTable(table).get(i) for i in ids]
-        return [r.model_dump(mode="json", exclude_none=True) for r in records if r is not None]
+        from ft_pipeline.adapters.ledger_table import KEY, LedgerTable
+
+        table = LedgerTable(self.resource_name("LedgerTable"))
+        items = self.client("dynamodb").scan(TableName=table.table_name)["Items"]
+        records = []
+        for run_id in sorted(item[KEY]["S"] for item in items):
+            try:
+                record = table.get(run_id)
+            except ValidationError as exc:
+                records.append({"run_id": run_id, "unreadable": str(exc)})
+                continue
+            if record is not None:
+                records.append(record.model_dump(mode="json", exclude_none=True))
+        return records
 
     def dead_letters(self, queue_logical_id: str = "PipelineDeadLetterQueue") -> list[dict[str, Any]]:
         """What reached the stack's dead-letter queue (Lambda on-failure records), oldest first."""

@@ -14,7 +14,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from ft_pipeline.dataset.options import InvalidOptions, resolve_options
+from ft_pipeline.catalogue.options import InvalidOptions, resolve_options
 from ft_pipeline.dataset.report import DatasetStatus
 from ft_pipeline.dataset.validate import validate_dataset
 from ft_pipeline.steps.validate_upload import make_dataset_id

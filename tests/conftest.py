@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ft_pipeline.dataset.options import DatasetOptions
+from ft_pipeline.catalogue.options import DatasetOptions
 from ft_pipeline.dataset.report import ValidationReport
 from ft_pipeline.dataset.validate import validate_dataset
 
@@ -45,21 +45,6 @@ def conversation(user: str, assistant: str) -> dict[str, Any]:
 
 def jsonl(records: list[Any]) -> bytes:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records).encode()
-
-
-def fail_first_calls(monkeypatch: pytest.MonkeyPatch, cls: type, method: str, error: Exception,
-                     times: int = 1) -> None:
-    """`cls.method` raises `error` on its first `times` calls, then behaves as usual (a passing outage)."""
-    real = getattr(cls, method)
-    calls = {"n": 0}
-
-    def flaky(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] <= times:
-            raise error
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, method, flaky)
 
 
 @pytest.fixture

@@ -26,6 +26,8 @@ from ft_pipeline.contracts import (
     S3ObjectCreatedEvent,
     ScheduledEvent,
     SplitCounts,
+    StepRetryRequested,
+    StepRetryRequestedDetail,
     StopRequested,
     StopRequestedDetail,
     TrainingFailed,
@@ -117,7 +119,7 @@ def main(target: Path = EVENTS) -> None:
             id="9f3c2d1e-0000-4a5b-8c7d-6e5f4a3b2c1d", detail_type="DatasetValidated",
             source=DatasetValidated.SOURCE, time=TIME, resources=[source.uri],
             detail=DatasetValidatedDetail(
-                dataset_id="headlines-0123456789", source=source, base_model="amazon.nova-micro-v1:0:128k",
+                run_id="headlines-0123456789", source=source, base_model="amazon.nova-micro-v1:0:128k",
                 output_format="bedrock-conversation-2024", training_data_uri=prefix + "train.jsonl",
                 validation_data_uri=prefix + "validation.jsonl", test_data_uri=prefix + "test.jsonl",
                 report_uri=prefix + "report.json", rejected_uri=prefix + "rejected.jsonl", counts=counts,
@@ -130,7 +132,7 @@ def main(target: Path = EVENTS) -> None:
             id="0a1b2c3d-0000-4e5f-8a9b-0c1d2e3f4a5b", detail_type="DatasetRejected",
             source=DatasetRejected.SOURCE, time=TIME, resources=[source.uri],
             detail=DatasetRejectedDetail(
-                dataset_id="headlines-0123456789", source=source,
+                run_id="headlines-0123456789", source=source,
                 reasons=["only one label ('business') in the data; a classifier needs at least two"],
                 report_uri=prefix + "report.json", rejected_uri=prefix + "rejected.jsonl")),
         "bedrock_job_completed.json": bedrock_event("Completed", "c0ffee00-0000-4000-8000-000000000001"),
@@ -138,19 +140,33 @@ def main(target: Path = EVENTS) -> None:
                                                  "Insufficient capacity to run the job."),
         "bedrock_job_stopped.json": bedrock_event("Stopped", "c0ffee00-0000-4000-8000-000000000003",
                                                   "Job stopped by the user."),
-        "scheduled_reconcile.json": ScheduledEvent(
+        "scheduled_sweep.json": ScheduledEvent(
             id="5ca1ab1e-0000-4000-8000-000000000001", detail_type=ScheduledEvent.DETAIL_TYPE,
             source=ScheduledEvent.SOURCE, time=TIME, detail={},
-            resources=["arn:aws:events:us-east-1:123456789012:rule/ft-pipeline-dev-ReconcileRunsFunctionSweep"]),
+            resources=["arn:aws:events:us-east-1:123456789012:rule/ft-pipeline-dev-SweepRunsFunctionSweep"]),
+        "step_retry_requested_validate.json": StepRetryRequested(
+            id="2e72ed00-0000-4000-8000-000000000001", detail_type=StepRetryRequested.DETAIL_TYPE,
+            source=StepRetryRequested.SOURCE, time=TIME,
+            detail=StepRetryRequestedDetail(
+                run_id="headlines-0123456789", source=source, step="validate", retry=1,
+                reason="no outcome from validate by 2026-11-23T12:15:30.000Z (its lease lapsed)",
+                event_id="headlines-0123456789:validation_redriven@2026-11-23T12:20:00.000Z")),
+        "step_retry_requested_start.json": StepRetryRequested(
+            id="2e72ed00-0000-4000-8000-000000000002", detail_type=StepRetryRequested.DETAIL_TYPE,
+            source=StepRetryRequested.SOURCE, time=TIME,
+            detail=StepRetryRequestedDetail(
+                run_id="headlines-0123456789", source=source, step="start_training", retry=1,
+                reason="no outcome from start_training by 2026-11-23T12:15:00.000Z (its lease lapsed)",
+                event_id="headlines-0123456789:training_start_redriven@2026-11-23T12:20:00.000Z")),
         "stop_requested.json": StopRequested(
             id="57095700-0000-4000-8000-000000000001", detail_type=StopRequested.DETAIL_TYPE,
             source=StopRequested.SOURCE, time=TIME,
-            detail=StopRequestedDetail(dataset_id="headlines-0123456789", requested_by="alice")),
+            detail=StopRequestedDetail(run_id="headlines-0123456789", requested_by="alice")),
         "customization_started.json": CustomizationStarted(
             id="57a77ed0-0000-4000-8000-000000000001", detail_type=CustomizationStarted.DETAIL_TYPE,
             source=CustomizationStarted.SOURCE, time=TIME, resources=[JOB_ARN],
             detail=CustomizationStartedDetail(
-                dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN, job_name=JOB_NAME,
+                run_id="headlines-0123456789", source=source, job_arn=JOB_ARN, job_name=JOB_NAME,
                 custom_model_name="ftp-model-headlines-0123456789", base_model="amazon.nova-micro-v1:0:128k",
                 hyperparameters={"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"},
                 output_uri=f"s3://{BUCKET}/customization-output/headlines-0123456789/")),
@@ -158,7 +174,7 @@ def main(target: Path = EVENTS) -> None:
             id="7ea1ed00-0000-4000-8000-000000000001", detail_type=ModelTrained.DETAIL_TYPE,
             source=ModelTrained.SOURCE, time=TIME, resources=[JOB_ARN, MODEL_ARN],
             detail=ModelTrainedDetail(
-                dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN, custom_model_arn=MODEL_ARN,
+                run_id="headlines-0123456789", source=source, job_arn=JOB_ARN, custom_model_arn=MODEL_ARN,
                 custom_model_name="ftp-model-headlines-0123456789", base_model="amazon.nova-micro-v1:0:128k",
                 metrics=TrainingMetricsSummary(training_loss=0.412, validation_loss=0.538, steps=500, epochs=2,
                                                metrics_uri=prefix + "training_metrics.json"),
@@ -167,7 +183,7 @@ def main(target: Path = EVENTS) -> None:
         "training_failed.json": TrainingFailed(
             id="fa11ed00-0000-4000-8000-000000000001", detail_type=TrainingFailed.DETAIL_TYPE,
             source=TrainingFailed.SOURCE, time=TIME, resources=[JOB_ARN],
-            detail=TrainingFailedDetail(dataset_id="headlines-0123456789", source=source, job_arn=JOB_ARN,
+            detail=TrainingFailedDetail(run_id="headlines-0123456789", source=source, job_arn=JOB_ARN,
                                         status="Failed", reason="Insufficient capacity to run the job.")),
     }
     target.mkdir(exist_ok=True)

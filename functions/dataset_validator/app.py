@@ -1,4 +1,4 @@
-"""S3 "Object Created" under incoming/ → validate the dataset → DatasetValidated | DatasetRejected."""
+"""S3 "Object Created" under incoming/ (or the sweeper's retry request) → DatasetValidated | DatasetRejected."""
 
 from __future__ import annotations
 
@@ -7,17 +7,21 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ft_pipeline.contracts import S3ObjectCreatedEvent
+from ft_pipeline.contracts import S3ObjectCreatedEvent, StepRetryRequested
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.steps.validate_upload import handle_object_created
+from ft_pipeline.steps.validate_upload import handle_object_created, handle_retry
 from ft_pipeline.wiring import validator_deps
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.object.key")
+@logger.inject_lambda_context(correlation_id_path="id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    upload = parse(event=event, model=S3ObjectCreatedEvent)
-    outcome = handle_object_created(upload.detail, deps=validator_deps(), invocation_id=context.aws_request_id,
-                                    remaining_ms=context.get_remaining_time_in_millis())
+    deps, owner, remaining = validator_deps(), context.aws_request_id, context.get_remaining_time_in_millis()
+    if event.get("detail-type") == StepRetryRequested.DETAIL_TYPE:
+        retry = parse(event=event, model=StepRetryRequested)
+        outcome = handle_retry(retry.detail, deps=deps, invocation_id=owner, remaining_ms=remaining)
+    else:
+        upload = parse(event=event, model=S3ObjectCreatedEvent)
+        outcome = handle_object_created(upload.detail, deps=deps, invocation_id=owner, remaining_ms=remaining)
     return outcome.model_dump(mode="json")

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import BedrockJobStateChange
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.steps.training import handle_job_event
+from ft_pipeline.steps.training_status import handle_job_event
 from ft_pipeline.wiring import training_deps
 
 

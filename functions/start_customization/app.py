@@ -1,4 +1,4 @@
-"""DatasetValidated → CreateModelCustomizationJob (idempotent) → CustomizationStarted | TrainingFailed."""
+"""DatasetValidated (or the sweeper's retry request) → CreateModelCustomizationJob → CustomizationStarted."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ft_pipeline.contracts import DatasetValidated
+from ft_pipeline.contracts import DatasetValidated, StepRetryRequested
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.steps.training import start_customization
+from ft_pipeline.steps.start_training import start_training
 from ft_pipeline.wiring import training_deps
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.dataset_id")
+@logger.inject_lambda_context(correlation_id_path="detail.run_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    validated = parse(event=event, model=DatasetValidated)
-    return start_customization(validated.detail, training_deps()).model_dump()
+    model = StepRetryRequested if event.get("detail-type") == StepRetryRequested.DETAIL_TYPE else DatasetValidated
+    trigger = parse(event=event, model=model)
+    return start_training(trigger.detail.run_id, deps=training_deps(), owner=context.aws_request_id,
+                          remaining_ms=context.get_remaining_time_in_millis(),
+                          trigger_event_id=trigger.detail.event_id).model_dump()

@@ -14,6 +14,7 @@ from ft_pipeline.contracts import (
     ModelTrained,
     S3ObjectCreatedEvent,
     ScheduledEvent,
+    StepRetryRequested,
     StopRequested,
     TrainingFailed,
 )
@@ -27,6 +28,7 @@ MODELS = {
     "bedrock_job_": BedrockJobStateChange,
     "scheduled_": ScheduledEvent,
     "stop_requested": StopRequested,
+    "step_retry_requested": StepRetryRequested,
     "customization_started": CustomizationStarted,
     "model_trained": ModelTrained,
     "training_failed": TrainingFailed,

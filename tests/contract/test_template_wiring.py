@@ -150,7 +150,7 @@ def test_bedrock_state_changes_reach_the_handler_and_in_progress_does_not(stack,
 def test_training_functions_environment_satisfies_their_settings(stack):
     from ft_pipeline.settings import TrainingSettings
 
-    for lid in ("StartCustomizationFunction", "JobStateChangeFunction", "ReconcileRunsFunction", "StopRunFunction"):
+    for lid in ("StartCustomizationFunction", "JobStateChangeFunction", "SweepRunsFunction", "StopRunFunction"):
         settings = TrainingSettings.model_validate(stack.function_environment(lid))
         assert settings.ledger_table == stack.ref("LedgerTable"), lid
         assert settings.notifications_topic_arn == stack.ref("NotificationsTopic"), lid
@@ -179,7 +179,53 @@ def test_bedrock_role_trusts_bedrock_for_this_account_only_and_reads_only_datase
     assert "EncryptCustomModel" not in statements and "RunInCustomerVpc" not in statements  # parameters unset
 
 
-def test_reconciler_runs_on_a_schedule(stack):
-    sweep = stack.resolve(functions(stack)["ReconcileRunsFunction"]["Properties"]["Events"]["Sweep"])
+def test_sweeper_runs_on_a_schedule(stack):
+    sweep = stack.resolve(functions(stack)["SweepRunsFunction"]["Properties"]["Events"]["Sweep"])
     assert sweep["Type"] == "Schedule"
-    assert sweep["Properties"]["Schedule"] == stack.parameters["ReconcileSchedule"]
+    assert sweep["Properties"]["Schedule"] == stack.parameters["SweepSchedule"]
+
+
+@pytest.mark.parametrize(("function", "step"), [("DatasetValidatorFunction", "validate"),
+                                                ("StartCustomizationFunction", "start_training")])
+def test_retry_requests_reach_the_step_they_name_and_no_other(stack, function, step):
+    from ft_pipeline.contracts import StepRetryRequested
+
+    props = rule_props(stack, function, "RetryRequested")
+    assert props["Pattern"] == StepRetryRequested.pattern(step)
+    assert props["EventBusName"] == stack.ref("PipelineBus")
+    other = "start_training" if step == "validate" else "validate"
+    event = fixture(f"step_retry_requested_{'validate' if step == 'validate' else 'start'}.json")
+    assert matches(props["Pattern"], event)
+    assert not matches(props["Pattern"], event | {"detail": event["detail"] | {"step": other}})
+
+
+def test_every_step_a_retry_can_name_has_a_rule(stack):
+    """StepRetryRequested's steps are exactly the steps whose functions listen for it."""
+    import typing
+
+    from ft_pipeline.contracts import StepRetryRequestedDetail
+
+    steps = set(typing.get_args(StepRetryRequestedDetail.model_fields["step"].annotation))
+    routed = {props["Pattern"]["detail"]["step"][0] for _, name, props in rules(stack) if name == "RetryRequested"}
+    assert routed == steps
+
+
+def test_ledger_indexes_are_the_ones_the_adapter_queries(stack):
+    from ft_pipeline.adapters import ledger_table
+
+    table = stack.resolve(stack.resources["LedgerTable"]["Properties"])
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes[ledger_table.BY_STATUS] == ["status", "updated_at"]
+    assert indexes[ledger_table.BY_PENDING_EVENT] == ["outbox_state", "updated_at"]
+    assert table["KeySchema"] == [{"AttributeName": ledger_table.KEY, "KeyType": "HASH"}]
+
+
+def test_only_the_sweeper_queries_the_ledger_and_only_its_indexes(stack):
+    for lid, res in functions(stack).items():
+        text = json.dumps(stack.resolve(res["Properties"].get("Policies") or []))
+        if lid == "SweepRunsFunction":
+            assert "dynamodb:Query" in text
+        else:
+            assert "dynamodb:Query" not in text, lid
+    shared = json.dumps(stack.resolve(stack.resources["PipelineRunAccessPolicy"]["Properties"]))
+    assert "dynamodb:Query" not in shared and "dynamodb:Scan" not in shared

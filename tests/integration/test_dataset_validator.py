@@ -5,7 +5,7 @@ import json
 import pytest
 
 from local_emulation.harness import LocalPipeline
-from tests.conftest import BAD_INPUTS, HEADLINES, fail_first_calls
+from tests.conftest import BAD_INPUTS, HEADLINES
 
 HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
 
@@ -28,7 +28,7 @@ def test_upload_becomes_validated_splits_event_and_ledger_record(pipeline):
 
     (event,) = pipeline_events(pipeline, "DatasetValidated")
     detail = event["detail"]
-    dataset_id = detail["dataset_id"]
+    dataset_id = detail["run_id"]
     assert detail["counts"] | {} == {"train": 1600, "validation": 201, "test": 199, "rejected": 0,
                                      "duplicates": 0, "blank": 0, "records_read": 2000}
     assert detail["labels"] == ["business", "entertainment", "health", "science"]
@@ -40,10 +40,12 @@ def test_upload_becomes_validated_splits_event_and_ledger_record(pipeline):
     assert pipeline.read_object("incoming/headlines.csv") == HEADLINES_CSV  # the input is untouched
 
     (run,) = pipeline.ledger()
-    assert run["dataset_id"] == dataset_id
-    assert statuses(run) == ["VALIDATING", "VALIDATED", "TRAINING"]  # DatasetValidated started the next step
-    assert run["outputs"]["train.jsonl"] == detail["training_data_uri"]
-    assert "lease_owner" not in run
+    assert run["run_id"] == dataset_id
+    # DatasetValidated started the next step
+    assert statuses(run) == ["VALIDATING", "VALIDATED", "TRAINING_STARTING", "TRAINING"]
+    assert run["validation"]["outputs"]["train.jsonl"] == detail["training_data_uri"]
+    assert run["validation"]["counts"]["train"] == 1600 and run["cost"]["estimated_training_usd"] > 0
+    assert "lease" not in run
 
 
 def test_outputs_written_by_the_validator_do_not_trigger_it_again(pipeline):
@@ -61,7 +63,7 @@ def test_three_deliveries_validate_once():
         outcomes = [i.result["outcome"] for i in validator_invocations(pipeline)]
         assert outcomes == ["VALIDATED", "SKIPPED_DUPLICATE", "SKIPPED_DUPLICATE"]
         assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
-        assert statuses(pipeline.ledger()[0])[:3] == ["VALIDATING", "VALIDATED", "TRAINING"]
+        assert statuses(pipeline.ledger()[0])[:3] == ["VALIDATING", "VALIDATED", "TRAINING_STARTING"]
 
 
 @pytest.mark.parametrize("encode", [True, False])
@@ -90,7 +92,7 @@ def test_a_new_version_of_the_same_key_is_a_new_run(pipeline):
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV.replace(b"AOL", b"A.O.L."))
     pipeline.run()
-    assert len({e["detail"]["dataset_id"] for e in pipeline_events(pipeline, "DatasetValidated")}) == 2
+    assert len({e["detail"]["run_id"] for e in pipeline_events(pipeline, "DatasetValidated")}) == 2
 
 
 def test_objects_outside_incoming_are_not_routed(pipeline):
@@ -138,22 +140,23 @@ def test_bad_file_is_rejected_with_report_and_rejected_records(pipeline):
     assert not [k for k in pipeline.list_keys("datasets/") if k.endswith("train.jsonl")]
 
 
-def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline, monkeypatch):
-    from ft_pipeline.adapters.object_store import S3ObjectStore
+def transitions(run):
+    return [t["transition"] for t in run["timeline"]]
 
-    fail_first_calls(monkeypatch, S3ObjectStore, "upload", ConnectionError("S3 unreachable"))
+
+def test_a_failed_attempt_releases_its_claim_and_the_retry_finishes(pipeline):
+    pipeline.faults.fail("s3.PutObject", when=lambda p: p["Key"].startswith("datasets/"))  # S3 unreachable once
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
     assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
-    assert statuses(pipeline.ledger()[0])[:4] == ["VALIDATING", "ATTEMPT_FAILED", "VALIDATING", "VALIDATED"]
+    assert transitions(pipeline.ledger()[0])[:4] == ["validation_claimed", "validation_released",
+                                                     "validation_taken_over", "validation_passed"]
     assert pipeline.failures == []
 
 
-def test_an_outcome_recorded_but_not_published_is_published_by_the_retry(pipeline, monkeypatch):
-    from ft_pipeline.adapters.event_bus import EventBridgePublisher
-
-    fail_first_calls(monkeypatch, EventBridgePublisher, "publish", ConnectionError("EventBridge unreachable"))
+def test_an_outcome_recorded_but_not_published_is_published_by_the_retry(pipeline):
+    pipeline.faults.fail("eventbridge.PutEvents")  # EventBridge unreachable once
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
@@ -161,40 +164,37 @@ def test_an_outcome_recorded_but_not_published_is_published_by_the_retry(pipelin
     assert len(pipeline_events(pipeline, "DatasetValidated")) == 1  # published once, by the retry
     (run,) = pipeline.ledger()
     assert statuses(run)[:2] == ["VALIDATING", "VALIDATED"]
-    assert run["announced_at"]
+    (event,) = [e for e in run["outbox"].values() if e["detail_type"] == "DatasetValidated"]
+    assert event["announced_at"]
 
 
-def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline, monkeypatch):
-    from ft_pipeline.adapters import event_bus
-
-    def broken(self, *args, **kwargs):
-        raise ConnectionError("EventBridge unreachable")
-
-    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", broken)
+def test_persistent_failure_ends_in_the_dead_letter_queue(pipeline):
+    pipeline.faults.fail("eventbridge.PutEvents", times=None)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     assert len(validator_invocations(pipeline)) == 3  # the first attempt and Lambda's two retries
     (body,) = pipeline.dead_letters()
     assert body["requestContext"]["condition"] == "RetriesExhausted"
-    assert "EventBridge unreachable" in body["responsePayload"]["errorMessage"]
+    assert "Could not connect" in body["responsePayload"]["errorMessage"]
 
 
 def test_a_live_claim_makes_a_concurrent_duplicate_skip(pipeline):
-    from ft_pipeline.adapters.ledger_table import ClaimOutcome, LedgerTable
-    from ft_pipeline.ledger import RunStatus
+    """Two deliveries at once: the second finds the first's live lease and leaves the work to it."""
+    held = {}
 
-    ledger = LedgerTable(pipeline.resource_name("LedgerTable"))
+    def second_delivery_arrives(params):
+        event = pipeline.object_created_event(pipeline.data_bucket, "incoming/h.csv", len(HEADLINES_CSV),
+                                              *held["etag_version"])
+        held["second"] = pipeline.invoke("DatasetValidatorFunction", event)
 
-    def claim(owner, now, lease_until):
-        return ledger.claim_validation("d-1", {"bucket": "b", "key": "k"}, owner, now, lease_until).outcome
-
-    assert claim("first", 1000.0, 2000.0) is ClaimOutcome.CLAIMED
-    assert claim("second", 1500.0, 2500.0) is ClaimOutcome.BUSY
-    # the first invocation died without a word: once its deadline passed, a retry takes over
-    assert claim("third", 2001.0, 3000.0) is ClaimOutcome.CLAIMED
-    assert ledger.finish_validation("d-1", "first", RunStatus.VALIDATED, {}, "late") is False
-    assert ledger.finish_validation("d-1", "third", RunStatus.VALIDATED, {}, "done") is True
-    assert claim("fourth", 9999.0, 10000.0) is ClaimOutcome.DONE
+    pipeline.faults.call("s3.PutObject", second_delivery_arrives, when=lambda p: p["Key"].endswith("report.json"))
+    put = pipeline.client("s3").put_object(Bucket=pipeline.data_bucket, Key="incoming/h.csv", Body=HEADLINES_CSV)
+    held["etag_version"] = (put["ETag"].strip('"'), put["VersionId"])
+    pipeline.invoke("DatasetValidatorFunction", pipeline.object_created_event(
+        pipeline.data_bucket, "incoming/h.csv", len(HEADLINES_CSV), *held["etag_version"]))
+    assert held["second"].result["outcome"] == "SKIPPED_IN_PROGRESS"
+    (run,) = pipeline.ledger()
+    assert transitions(run) == ["validation_claimed", "validation_passed"]
 
 
 def test_a_wiring_mistake_in_the_template_fails_locally(tmp_path):

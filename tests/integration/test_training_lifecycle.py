@@ -3,9 +3,7 @@
 import json
 
 import pytest
-from botocore.exceptions import ClientError
 
-from ft_pipeline.adapters import bedrock_customization
 from local_emulation.harness import LocalPipeline
 from tests.conftest import HEADLINES
 
@@ -48,19 +46,19 @@ def notifications(pipeline):
 def test_validated_dataset_starts_one_job_with_the_right_request(pipeline):
     job_name = start(pipeline)
     run = run_record(pipeline)
-    assert run["status"] == "TRAINING" and run["job_name"] == job_name
+    assert run["status"] == "TRAINING" and run["training"]["job_name"] == job_name
     job = pipeline.bedrock.jobs()[job_name]
-    dataset_id = run["dataset_id"]
+    dataset_id = run["run_id"]
     assert job_name == f"ftp-job-{dataset_id}" and job.custom_model_name == f"ftp-model-{dataset_id}"
     assert job.base_model_identifier == "amazon.nova-micro-v1:0:128k"
     assert job.hyper_parameters == {"epochCount": "2", "learningRate": "1e-05", "learningRateWarmupSteps": "10"}
-    assert job.training_data_config["s3Uri"] == run["outputs"]["train.jsonl"]
-    assert job.validation_data_config["validators"][0]["s3Uri"] == run["outputs"]["validation.jsonl"]
+    assert job.training_data_config["s3Uri"] == run["validation"]["outputs"]["train.jsonl"]
+    assert job.validation_data_config["validators"][0]["s3Uri"] == run["validation"]["outputs"]["validation.jsonl"]
     assert job.output_data_config["s3Uri"] == f"s3://{pipeline.data_bucket}/customization-output/{dataset_id}/"
     assert {"key": "dataset-id", "value": dataset_id} in job.job_tags
     assert job.role_arn.endswith(pipeline.resource_name("BedrockCustomizationRole"))
     (started,) = events(pipeline, "CustomizationStarted")
-    assert started["detail"]["job_arn"] == run["job_arn"] == job.job_arn
+    assert started["detail"]["job_arn"] == run["training"]["job_arn"] == job.job_arn
 
 
 def test_completed_job_records_the_model_and_its_loss_curves(pipeline):
@@ -69,16 +67,16 @@ def test_completed_job_records_the_model_and_its_loss_curves(pipeline):
     pipeline.run()
     run = run_record(pipeline)
     assert run["status"] == "TRAINED"
-    assert statuses(pipeline) == ["VALIDATING", "VALIDATED", "TRAINING", "TRAINED"]
-    metrics = run["training_metrics"]
+    assert statuses(pipeline) == ["VALIDATING", "VALIDATED", "TRAINING_STARTING", "TRAINING", "TRAINED"]
+    metrics = run["training"]["metrics"]
     assert 0 < metrics["training_loss"] < 5 and 0 < metrics["validation_loss"] < 5
     assert metrics["epochs"] == 2 and metrics["steps"] > 10
     assert len(metrics["curves"]["training_loss"]) > 2
     curves = json.loads(pipeline.read_object(metrics["metrics_uri"].split("/", 3)[3]))
     assert curves["columns"] == ["step", "epoch", "loss"]
     (trained,) = events(pipeline, "ModelTrained")
-    assert trained["detail"]["custom_model_arn"] == run["custom_model_arn"]
-    assert trained["detail"]["test_data_uri"] == run["outputs"]["test.jsonl"]
+    assert trained["detail"]["custom_model_arn"] == run["model"]["custom_model_arn"]
+    assert trained["detail"]["test_data_uri"] == run["validation"]["outputs"]["test.jsonl"]
     assert trained["detail"]["labels"] == ["business", "entertainment", "health", "science"]
 
 
@@ -87,9 +85,9 @@ def test_the_emulated_model_really_learned_the_task(pipeline):
     pipeline.bedrock.finish(job_name, "Completed")
     pipeline.run()
     run = run_record(pipeline)
-    model = pipeline.bedrock.models[run["custom_model_arn"]]
-    test = [json.loads(line) for line in pipeline.read_object(run["outputs"]["test.jsonl"].split("/", 3)[3])
-            .splitlines()]
+    model = pipeline.bedrock.models[run["model"]["custom_model_arn"]]
+    test = [json.loads(line) for line in pipeline.read_object(run["validation"]["outputs"]["test.jsonl"]
+                                                              .split("/", 3)[3]).splitlines()]
     right = sum(model.answer(r["messages"][0]["content"][0]["text"]) == r["messages"][1]["content"][0]["text"]
                 for r in test)
     assert right / len(test) > 0.6  # four classes: chance is about 0.36 (the largest class)
@@ -112,22 +110,22 @@ def test_completion_event_three_times_makes_one_transition():
         assert statuses(pipeline).count("TRAINED") == 1
 
 
-def test_lost_completion_event_is_caught_by_the_reconciler_within_one_period(pipeline):
+def test_lost_completion_event_is_caught_by_the_sweeper_within_one_period(pipeline):
     job_name = start(pipeline)
     pipeline.bedrock.finish(job_name, "Completed", deliver_event=False)
     pipeline.run()
     assert run_record(pipeline)["status"] == "TRAINING"  # nobody told us
     pipeline.tick()
     run = run_record(pipeline)
-    assert run["status"] == "TRAINED" and run["training_status_source"] == "reconciler"
+    assert run["status"] == "TRAINED" and run["training"]["status_source"] == "sweeper"
     pipeline.tick()
     assert len(events(pipeline, "ModelTrained")) == 1
 
 
-def test_event_and_reconciler_together_make_one_transition(pipeline):
+def test_event_and_sweeper_together_make_one_transition(pipeline):
     job_name = start(pipeline)
     pipeline.bedrock.finish(job_name, "Completed")  # the event is queued...
-    pipeline.tick()  # ...and the reconciler runs too
+    pipeline.fire(pipeline.schedules[0])  # ...and the sweeper runs too
     assert len(events(pipeline, "ModelTrained")) == 1
     assert statuses(pipeline).count("TRAINED") == 1
 
@@ -144,22 +142,18 @@ def test_a_late_event_does_not_move_a_finished_run(pipeline):
     assert events(pipeline, "TrainingFailed") == []
 
 
-def test_completion_arriving_before_the_start_was_recorded(pipeline, monkeypatch):
-    real_create = bedrock_customization.BedrockCustomization.create_job
-
-    def create_then_finish_at_once(self, request):
-        arn = real_create(self, request)
-        event = pipeline.bedrock.finish(request["jobName"], "Completed", deliver_event=False)
-        invocation = pipeline.invoke("JobStateChangeFunction", event)  # before start records TRAINING
+def test_completion_arriving_before_the_start_was_recorded(pipeline):
+    def finish_at_once(params):
+        event = pipeline.bedrock.finish(params["jobName"], "Completed", deliver_event=False)
+        invocation = pipeline.invoke("JobStateChangeFunction", event)  # before the start records TRAINING
         assert invocation.error is None, invocation.result
-        return arn
 
-    monkeypatch.setattr(bedrock_customization.BedrockCustomization, "create_job", create_then_finish_at_once)
+    pipeline.faults.call("bedrock.CreateModelCustomizationJob", finish_at_once, after=True)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     run = run_record(pipeline)
-    assert run["status"] == "TRAINED" and run["job_arn"]
-    assert statuses(pipeline) == ["VALIDATING", "VALIDATED", "TRAINED"]
+    assert run["status"] == "TRAINED" and run["training"]["job_arn"]
+    assert statuses(pipeline) == ["VALIDATING", "VALIDATED", "TRAINING_STARTING", "TRAINED"]
     start_result = next(i.result for i in pipeline.invocations if i.function == "StartCustomizationFunction")
     assert start_result["action"] == "duplicate"
     assert len(events(pipeline, "ModelTrained")) == 1
@@ -173,22 +167,25 @@ def test_failed_or_stopped_job_is_recorded_notified_and_announced(pipeline, stat
     pipeline.run()
     run = run_record(pipeline)
     assert run["status"] == f"TRAINING_{status.upper()}"
-    assert run["failure_message"] == "Insufficient capacity in the region."
+    assert run["training"]["failure_message"] == "Insufficient capacity in the region."
     (failed,) = events(pipeline, "TrainingFailed")
-    assert failed["detail"]["status"] == status and failed["detail"]["job_arn"] == run["job_arn"]
+    assert failed["detail"]["status"] == status and failed["detail"]["job_arn"] == run["training"]["job_arn"]
     (note,) = notifications(pipeline)
-    assert run["dataset_id"] in note and "Insufficient capacity" in note
+    assert run["run_id"] in note and "Insufficient capacity" in note
+
+
+def stop_request(pipeline, run_id, **detail):
+    pipeline.put_event({"source": "ft-pipeline.user", "detail-type": "StopRequested",
+                        "detail": {"run_id": run_id} | detail}, bus=pipeline.resource_name("PipelineBus"))
 
 
 def test_stop_request_stops_the_job_and_ends_in_stopped(pipeline):
     job_name = start(pipeline)
-    dataset_id = run_record(pipeline)["dataset_id"]
-    bus = pipeline.resource_name("PipelineBus")
-    pipeline.put_event({"source": "ft-pipeline.user", "detail-type": "StopRequested",
-                        "detail": {"dataset_id": dataset_id, "requested_by": "alice"}}, bus=bus)
+    stop_request(pipeline, run_record(pipeline)["run_id"], requested_by="alice")
     pipeline.run()
-    assert run_record(pipeline)["status"] == "STOPPING"
-    assert pipeline.bedrock.jobs()[job_name].status == "Stopped"  # moto stops at once; AWS passes Stopping
+    run = run_record(pipeline)
+    assert run["status"] == "STOPPING" and run["stop"]["requested_by"] == "alice"
+    assert pipeline.bedrock.jobs()[job_name].status == "Stopping"
     pipeline.bedrock.finish(job_name, "Stopped", failure_message="Stopped by the user.")
     pipeline.run()
     assert statuses(pipeline)[-2:] == ["STOPPING", "TRAINING_STOPPED"]
@@ -201,9 +198,10 @@ def test_stop_before_the_job_starts_means_it_never_starts(pipeline):
     pipeline.routes = [r for r in pipeline.routes if r not in held]
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
-    dataset_id = run_record(pipeline)["dataset_id"]
+    # the first versions of `make stop-run` sent `dataset_id`: still understood
     pipeline.put_event({"source": "ft-pipeline.user", "detail-type": "StopRequested",
-                        "detail": {"dataset_id": dataset_id}}, bus=pipeline.resource_name("PipelineBus"))
+                        "detail": {"dataset_id": run_record(pipeline)["run_id"]}},
+                       bus=pipeline.resource_name("PipelineBus"))
     pipeline.run()
     assert run_record(pipeline)["status"] == "TRAINING_STOPPED"
     pipeline.routes += held  # the delayed DatasetValidated finally arrives
@@ -213,67 +211,43 @@ def test_stop_before_the_job_starts_means_it_never_starts(pipeline):
     assert pipeline.bedrock.jobs() == {}
 
 
-class _FakeBedrock:
-    def __init__(self, real, failures):
-        self._real, self._failures = real, list(failures)
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def create_model_customization_job(self, **request):
-        if self._failures:
-            code = self._failures.pop(0)
-            raise ClientError({"Error": {"Code": code, "Message": f"simulated {code}"}},
-                              "CreateModelCustomizationJob")
-        return self._real.create_model_customization_job(**request)
-
-
-def fail_creates(monkeypatch, *codes):
-    """CreateModelCustomizationJob answers with these errors first, then as usual."""
-    real_client = bedrock_customization.client
-    fake = {}
-
-    def client(service):
-        if service != "bedrock":
-            return real_client(service)
-        if "bedrock" not in fake:
-            fake["bedrock"] = _FakeBedrock(real_client("bedrock"), codes)
-        return fake["bedrock"]
-
-    monkeypatch.setattr(bedrock_customization, "client", client)
-
-
-def test_a_refused_job_fails_the_run_with_the_reason(pipeline, monkeypatch):
+def test_a_refused_job_fails_the_run_with_the_reason(pipeline):
     notifications(pipeline)
-    fail_creates(monkeypatch, "ServiceQuotaExceededException")
+    pipeline.faults.fail("bedrock.CreateModelCustomizationJob", "ServiceQuotaExceededException")
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
     run = run_record(pipeline)
     assert run["status"] == "TRAINING_FAILED"
-    assert "ServiceQuotaExceededException" in run["failure_message"]
+    assert "ServiceQuotaExceededException" in run["training"]["failure_message"]
     (failed,) = events(pipeline, "TrainingFailed")
     assert failed["detail"]["status"] == "StartFailed"
     assert len(notifications(pipeline)) == 1
     assert pipeline.bedrock.jobs() == {}
 
 
-def test_throttling_is_retried_and_nothing_is_lost(pipeline, monkeypatch):
-    fail_creates(monkeypatch, "ThrottlingException", "ThrottlingException")
+def test_throttling_is_retried_and_nothing_is_lost(pipeline):
+    pipeline.faults.fail("bedrock.CreateModelCustomizationJob", "ThrottlingException", times=2)
     job_name = start(pipeline)
     starts = [i for i in pipeline.invocations if i.function == "StartCustomizationFunction"]
     assert [i.error is None for i in starts] == [False, False, True]  # Lambda's two retries
-    assert run_record(pipeline)["job_name"] == job_name
+    assert run_record(pipeline)["training"]["job_name"] == job_name
     assert len(events(pipeline, "CustomizationStarted")) == 1
 
 
-def test_throttling_beyond_the_retries_lands_in_the_dead_letter_queue(pipeline, monkeypatch):
-    fail_creates(monkeypatch, *["ThrottlingException"] * 3)
+def test_throttling_beyond_the_retries_reaches_the_dead_letter_queue_and_the_sweeper_starts_it(pipeline):
+    pipeline.faults.fail("bedrock.CreateModelCustomizationJob", "ThrottlingException", times=3)
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()
-    assert run_record(pipeline)["status"] == "VALIDATED"  # nothing half-done
+    assert run_record(pipeline)["status"] == "TRAINING_STARTING"  # the job's name is recorded, no job exists
+    assert pipeline.bedrock.jobs() == {}
     (body,) = pipeline.dead_letters()
     assert body["requestPayload"]["detail-type"] == "DatasetValidated"
     assert "ThrottlingException" in body["responsePayload"]["errorMessage"]
+    pipeline.tick()  # the throttling has passed: the sweeper asks the start to try again
+    assert run_record(pipeline)["status"] == "TRAINING"
+    assert len(pipeline.bedrock.jobs()) == 1 and len(events(pipeline, "CustomizationStarted")) == 1
+    (retry,) = events(pipeline, "StepRetryRequested")
+    assert retry["detail"]["step"] == "start_training"
 
 
 def test_jobs_of_other_stacks_are_not_our_business(pipeline):
@@ -286,23 +260,16 @@ def test_jobs_of_other_stacks_are_not_our_business(pipeline):
     assert not [i for i in pipeline.invocations if i.function == "JobStateChangeFunction"]
 
 
-def test_the_reconciler_publishes_an_outcome_that_was_recorded_but_never_announced(pipeline, monkeypatch):
-    from ft_pipeline.adapters import event_bus
-
-    real_publish = event_bus.EventBridgePublisher.publish
-    down = {"on": True}
-
-    def publish(self, detail, event_type, resources=None):
-        if down["on"] and event_type.DETAIL_TYPE == "DatasetValidated":
-            raise ConnectionError("EventBridge unreachable")
-        return real_publish(self, detail, event_type, resources)
-
-    monkeypatch.setattr(event_bus.EventBridgePublisher, "publish", publish)
+def test_the_sweeper_publishes_an_outcome_that_was_recorded_but_never_announced(pipeline):
+    outage = pipeline.faults.fail("eventbridge.PutEvents", times=None,
+                                  when=lambda p: p["Entries"][0]["DetailType"] == "DatasetValidated")
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()  # every delivery fails to publish: recorded VALIDATED, never announced
     run = run_record(pipeline)
-    assert run["status"] == "VALIDATED" and "announced_at" not in run
-    down["on"] = False
+    assert run["status"] == "VALIDATED" and run["outbox_state"] == "PENDING"
+    assert [e.get("announced_at") for e in run["outbox"].values()] == [None]
+    pipeline.faults.faults.remove(outage)
     pipeline.tick()  # the next sweep publishes it, and the run moves on
     assert len(events(pipeline, "DatasetValidated")) == 1
-    assert run_record(pipeline)["status"] == "TRAINING"
+    run = run_record(pipeline)
+    assert run["status"] == "TRAINING" and "outbox_state" not in run

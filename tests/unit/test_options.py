@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from ft_pipeline.dataset.base_models import CATALOGUE, OutputFormat, resolve_base_model
-from ft_pipeline.dataset.options import InvalidOptions, resolve_options
-from ft_pipeline.hyperparameters import NovaHyperparameters, hyperparameters_for
+from ft_pipeline.catalogue.base_models import CATALOGUE, OutputFormat, resolve_base_model
+from ft_pipeline.catalogue.hyperparameters import NovaHyperparameters, hyperparameters_for
+from ft_pipeline.catalogue.options import InvalidOptions, resolve_options
 
 DEFAULTS = {"base_model": "amazon.nova-micro-v1:0:128k", "hyperparameters": {"epochCount": "3"}}
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import unquote_plus
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 DetailT = TypeVar("DetailT", bound=BaseModel)
 
@@ -111,8 +111,11 @@ class _PipelineDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: Literal["1"] = "1"
-    dataset_id: str
+    run_id: str  # for a dataset run also its dataset id: its files are under datasets/<run_id>/
     source: ObjectRef
+    # stable per transition (`<run_id>:<transition>@<time>`): the bus delivers at least once, so a consumer
+    # that must act once dedupes on it. Set by the ledger when the event is recorded in the outbox.
+    event_id: str | None = None
 
 
 class DatasetValidatedDetail(_PipelineDetail):
@@ -228,10 +231,19 @@ class TrainingFailedDetail(_PipelineDetail):
 
 
 class StopRequestedDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    dataset_id: str
+    # `dataset_id` is accepted too: what the first versions of `make stop-run` sent
+    run_id: str = Field(validation_alias=AliasChoices("run_id", "dataset_id"))
     requested_by: str | None = None
+
+
+class StepRetryRequestedDetail(_PipelineDetail):
+    """The sweeper asks a step to try again: its lease lapsed (the step died) and no outcome was recorded."""
+
+    step: Literal["validate", "start_training"]
+    retry: int  # 1 for the first retry the sweeper asks for
+    reason: str
 
 
 class CustomizationStarted(EventBridgeEvent[CustomizationStartedDetail]):
@@ -256,9 +268,23 @@ class StopRequested(EventBridgeEvent[StopRequestedDetail]):
     DETAIL_TYPE: ClassVar[str] = "StopRequested"
 
 
+class StepRetryRequested(EventBridgeEvent[StepRetryRequestedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.sweeper"
+    DETAIL_TYPE: ClassVar[str] = "StepRetryRequested"
+
+    @classmethod
+    def pattern(cls, step: str) -> dict[str, Any]:
+        return {"source": [cls.SOURCE], "detail-type": [cls.DETAIL_TYPE], "detail": {"step": [step]}}
+
+
 PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (
     DatasetValidated, DatasetRejected, CustomizationStarted, ModelTrained, TrainingFailed, StopRequested,
+    StepRetryRequested,
 )
+# what the pipeline itself emits (through the ledger's outbox), by detail-type
+EMITTED_EVENTS: dict[str, type[EventBridgeEvent[Any]]] = {
+    e.DETAIL_TYPE: e for e in PIPELINE_EVENTS if e is not StopRequested  # type: ignore[attr-defined]
+}
 
 
 def pattern_for(event_type: type[EventBridgeEvent[Any]]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
-"""Deterministic names for Bedrock resources, derived from the dataset id, within the API's rules.
+"""Deterministic names for Bedrock resources, derived from the run id, within the API's rules.
 
 CreateModelCustomizationJob (botocore service model, bedrock 2023-04-20):
   jobName          1-63  [a-zA-Z0-9](-*[a-zA-Z0-9\\+\\-\\.])*
   customModelName  1-63  ([0-9a-zA-Z][_-]?){1,63}
   clientRequestToken 1-256 [a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?
-The same dataset id always gives the same names and token, so a redelivered event cannot start a second job.
+The same run id always gives the same names and token, so a redelivered event cannot start a second job.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ def _checked(name: str, pattern: re.Pattern[str], what: str) -> str:
     return name
 
 
-def job_name(prefix: str, dataset_id: str) -> str:
-    return _checked(f"{prefix}-job-{dataset_id}", JOB_NAME, "job name")
+def job_name(prefix: str, run_id: str) -> str:
+    return _checked(f"{prefix}-job-{run_id}", JOB_NAME, "job name")
 
 
-def custom_model_name(prefix: str, dataset_id: str) -> str:
-    return _checked(f"{prefix}-model-{dataset_id}", CUSTOM_MODEL_NAME, "custom model name")
+def custom_model_name(prefix: str, run_id: str) -> str:
+    return _checked(f"{prefix}-model-{run_id}", CUSTOM_MODEL_NAME, "custom model name")
 
 
-def client_request_token(prefix: str, dataset_id: str) -> str:
-    token = hashlib.sha256(f"{prefix}/{dataset_id}/customization".encode()).hexdigest()[:40]
+def client_request_token(prefix: str, run_id: str) -> str:
+    token = hashlib.sha256(f"{prefix}/{run_id}/customization".encode()).hexdigest()[:40]
     assert TOKEN.fullmatch(token)
     return token
 
@@ -43,6 +43,6 @@ def job_name_prefix(prefix: str) -> str:
     return f"{prefix}-job-"
 
 
-def dataset_id_from_job_name(prefix: str, name: str) -> str | None:
+def run_id_from_job_name(prefix: str, name: str) -> str | None:
     head = job_name_prefix(prefix)
     return name[len(head):] if name.startswith(head) else None

@@ -7,9 +7,8 @@ from ft_pipeline.adapters.event_bus import EventBridgePublisher
 from ft_pipeline.adapters.ledger_table import LedgerTable
 from ft_pipeline.adapters.notifier import SnsNotifier
 from ft_pipeline.adapters.object_store import S3ObjectStore
+from ft_pipeline.ports import TrainingDeps, ValidatorDeps
 from ft_pipeline.settings import TrainingSettings, ValidatorSettings
-from ft_pipeline.steps.training import TrainingDeps
-from ft_pipeline.steps.validate_upload import ValidatorDeps
 
 
 def validator_deps() -> ValidatorDeps:

@@ -1,4 +1,4 @@
-"""Bedrock model customization jobs: create (idempotently), describe, stop."""
+"""Bedrock model customization jobs: create (idempotently), describe, stop (the BedrockJobs port)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 
 from ft_pipeline.adapters.clients import client
+from ft_pipeline.ports import JobSnapshot, PermanentJobError
 
 # errors that retrying the same request cannot fix (botocore service model: bedrock 2023-04-20)
 PERMANENT_ERRORS = frozenset({
@@ -17,30 +17,6 @@ PERMANENT_ERRORS = frozenset({
 })
 # the job name is taken: a redelivered request after the first one succeeded (moto says ResourceInUse)
 ALREADY_EXISTS = frozenset({"ConflictException", "ResourceInUseException"})
-
-
-class PermanentJobError(RuntimeError):
-    """Bedrock refused the request for a reason a retry will not change; `code` is AWS's error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-class JobSnapshot(BaseModel):
-    """What GetModelCustomizationJob says now: the authority, whatever events claimed."""
-
-    job_arn: str
-    job_name: str
-    status: str
-    failure_message: str | None = None
-    output_model_arn: str | None = None
-    output_model_name: str | None = None
-    output_uri: str | None = None
-    training_loss: float | None = None
-    validation_losses: list[float] = []
-    creation_time: str | None = None
-    end_time: str | None = None
 
 
 def _iso(value: Any) -> str | None:
@@ -60,13 +36,21 @@ class BedrockCustomization:
         except ClientError as exc:
             code, message = _error(exc)
             if code in ALREADY_EXISTS:
-                return self.get_job(request["jobName"]).job_arn
+                existing = self.get_job(request["jobName"])
+                if existing is None:
+                    raise  # the name is taken, yet no job has it: nothing a retry of ours can fix quietly
+                return existing.job_arn
             if code in PERMANENT_ERRORS:
                 raise PermanentJobError(code, message) from None
             raise  # throttling, internal errors: the caller's retry policy applies
 
-    def get_job(self, job_name: str) -> JobSnapshot:
-        job = client("bedrock").get_model_customization_job(jobIdentifier=job_name)
+    def get_job(self, job_name: str) -> JobSnapshot | None:
+        try:
+            job = client("bedrock").get_model_customization_job(jobIdentifier=job_name)
+        except ClientError as exc:
+            if _error(exc)[0] == "ResourceNotFoundException":
+                return None
+            raise
         metrics = job.get("trainingMetrics") or {}
         return JobSnapshot(
             job_arn=job["jobArn"], job_name=job["jobName"], status=job["status"],
@@ -79,11 +63,14 @@ class BedrockCustomization:
             creation_time=_iso(job.get("creationTime")), end_time=_iso(job.get("endTime")),
         )
 
-    def stop_job(self, job_name: str) -> None:
+    def stop_job(self, job_name: str) -> bool:
         try:
             client("bedrock").stop_model_customization_job(jobIdentifier=job_name)
+            return True
         except ClientError as exc:
             code, message = _error(exc)
+            if code == "ResourceNotFoundException":
+                return False  # not created (yet)
             if code == "ValidationException" and "status" in message.lower():
-                return  # already finished or stopping: nothing to stop
+                return False  # already finished or stopping: nothing to stop
             raise

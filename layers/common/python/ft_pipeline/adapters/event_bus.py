@@ -1,13 +1,11 @@
-"""Publishing our events to the stack's EventBridge bus."""
+"""Publishing our events to the stack's EventBridge bus (always from the ledger's outbox)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
+import json
 
 from ft_pipeline.adapters.clients import client
-from ft_pipeline.contracts import EventBridgeEvent, put_events_entry
+from ft_pipeline.run_record import OutboxEvent
 
 
 class PublishError(RuntimeError):
@@ -18,9 +16,9 @@ class EventBridgePublisher:
     def __init__(self, bus_name: str) -> None:
         self.bus_name = bus_name
 
-    def publish(self, detail: BaseModel, event_type: type[EventBridgeEvent[Any]],
-                resources: list[str] | None = None) -> str:
-        entry = put_events_entry(detail, event_type, self.bus_name, resources)
+    def publish(self, event: OutboxEvent) -> str:
+        entry = {"Source": event.source, "DetailType": event.detail_type, "Detail": json.dumps(event.detail),
+                 "EventBusName": self.bus_name, "Resources": event.resources}
         result = client("events").put_events(Entries=[entry])
         if result.get("FailedEntryCount"):
             failed = result["Entries"][0]

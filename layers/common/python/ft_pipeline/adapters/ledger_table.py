@@ -1,18 +1,32 @@
-"""The run ledger in DynamoDB. Conditional writes make every transition happen once."""
+"""The run ledger in DynamoDB: lifecycle transitions as conditional writes, with the run's outbox inside.
+
+The table's key attribute is `dataset_id` (stacks deployed before runs had their own name keep their
+table); it holds the run id.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import ValidationError
 
 from ft_pipeline.adapters.clients import client
-from ft_pipeline.ledger import RunRecord, RunStatus, utc_now
+from ft_pipeline.clock import Clock, clock, iso
+from ft_pipeline.contracts import ObjectRef
+from ft_pipeline.lifecycle import INITIAL, Guard, LeaseChange, RunState, transition
+from ft_pipeline.ports import UnreadableRecord
+from ft_pipeline.run_record import SECTIONS, Lease, OutboxEvent, RunRecord
+
+KEY = "dataset_id"
+BY_STATUS = "by-status"
+BY_PENDING_EVENT = "by-pending-event"
+PENDING = "PENDING"  # the value of `outbox_state` while an event waits (a sparse index holds just those runs)
+NOTE_LIMIT = 500
 
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 
@@ -22,172 +36,212 @@ def _to_item(value: Any) -> dict[str, Any]:
     return _serializer.serialize(plain)
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(x) for k, x in value.items()}
+    if isinstance(value, list):
+        return [_plain(x) for x in value]
+    return value
+
+
 def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return int(v) if v == v.to_integral_value() else float(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        return v
-
-    return {k: plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    plain = {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+    plain["run_id"] = plain.pop(KEY, None)
+    return plain
 
 
-class ClaimOutcome(StrEnum):
-    CLAIMED = "CLAIMED"  # this invocation owns the run now
-    DONE = "DONE"  # an earlier delivery finished it
-    BUSY = "BUSY"  # another invocation holds a live lease
-
-
-@dataclass(frozen=True)
-class Claim:
-    outcome: ClaimOutcome
-    record: RunRecord | None = None
+def _record(item: dict[str, Any]) -> RunRecord:
+    return RunRecord.model_validate(_from_item(item))
 
 
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+class _Expression:
+    """Builds one UpdateExpression with placeholders for every name and value."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+
+    def name(self, path: str, *more: str) -> str:
+        """`a.b` becomes `#n0.#n1` (each part a placeholder); parts in `more` are taken whole (map keys)."""
+        by_part = {part: placeholder for placeholder, part in self.names.items()}
+        parts = []
+        for part in [*path.split("."), *more]:
+            if part not in by_part:
+                by_part[part] = f"#n{len(self.names)}"
+                self.names[by_part[part]] = part
+            parts.append(by_part[part])
+        return ".".join(parts)
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = _to_item(value)
+        return placeholder
+
+    def update(self) -> str:
+        text = "SET " + ", ".join(self.sets)
+        return text + (" REMOVE " + ", ".join(self.removes) if self.removes else "")
+
+
 class LedgerTable:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, clock_: Clock | None = None) -> None:
         self.table_name = table_name
+        self._clock = clock_
 
-    def get(self, dataset_id: str) -> RunRecord | None:
-        item = client("dynamodb").get_item(TableName=self.table_name, Key={"dataset_id": {"S": dataset_id}},
+    def _now(self) -> str:
+        return iso((self._clock or clock()).now())
+
+    def _key(self, run_id: str) -> dict[str, Any]:
+        return {KEY: {"S": run_id}}
+
+    def get(self, run_id: str) -> RunRecord | None:
+        item = client("dynamodb").get_item(TableName=self.table_name, Key=self._key(run_id),
                                            ConsistentRead=True).get("Item")
-        return RunRecord.model_validate(_from_item(item)) if item else None
+        return _record(item) if item else None
 
-    def claim_validation(self, dataset_id: str, source: dict[str, Any], owner: str, now: float,
-                         lease_until: float) -> Claim:
-        """Start (or take over a dead attempt at) validating `dataset_id`, exactly once per live lease."""
-        at = utc_now()
+    # -- transitions ---------------------------------------------------------------------------------------
+
+    def apply(self, run_id: str, name: str, *, changes: dict[str, Any] | None = None,
+              event: OutboxEvent | None = None, note: str = "", lease: Lease | None = None,
+              expected_lease: Lease | None = None, source: ObjectRef | None = None) -> RunRecord | None:
+        """Apply lifecycle transition `name` as one conditional write: status, the step's fields, a timeline
+        entry, the lease change and the event (into the outbox) together, or nothing. The new record, or None
+        when the run is not in a source state of the transition or its guard fails."""
+        spec = transition(name)
+        at = self._now()
+        expr = _Expression()
+        status = expr.name("status")
+        expr.sets += [f"{status} = {expr.value(spec.target.value)}", f"{expr.name('updated_at')} = {expr.value(at)}"]
+        if spec.sources != {spec.target}:  # a self-transition keeps the time the state was entered
+            expr.sets.append(f"{expr.name('state_since')} = {expr.value(at)}")
+        timeline = expr.name("timeline")
+        entry = {"at": at, "status": spec.target.value, "transition": name, "note": note[:NOTE_LIMIT]}
+        expr.sets.append(f"{timeline} = list_append(if_not_exists({timeline}, {expr.value([])}), "
+                         f"{expr.value([entry])})")
+        creates = INITIAL in spec.sources
+        if creates:
+            if spec.sources != {INITIAL}:
+                raise ValueError(f"{name}: a transition that creates the run has no other source")
+            if source is None:
+                raise ValueError(f"{name} creates the run: its source is required")
+            expr.sets += [f"{expr.name('created_at')} = {expr.value(at)}",
+                          f"{expr.name('source')} = {expr.value(source.model_dump())}"]
+            # the sections exist from the start, so later transitions can set their fields by path
+            expr.sets += [f"{expr.name(section)} = {expr.value({})}" for section in SECTIONS]
+        if spec.lease is LeaseChange.TAKE:
+            if lease is None:
+                raise ValueError(f"{name} takes a lease: pass one")
+            expr.sets.append(f"{expr.name('lease')} = {expr.value(lease.model_dump())}")
+        elif spec.lease is LeaseChange.CLEAR:
+            expr.removes.append(expr.name("lease"))
+        for path, value in (changes or {}).items():
+            if path.split(".")[0] in ("status", "lease", "outbox", "timeline", "event_seq", "outbox_state", KEY):
+                raise ValueError(f"{path} is the ledger's own; a transition cannot set it")
+            expr.sets.append(f"{expr.name(path)} = {expr.value(value)}")
+        if event is not None:
+            if spec.event != event.detail_type:
+                raise ValueError(f"{name} emits {spec.event}, not {event.detail_type}")
+            stored = event.model_copy(update={"key": f"{name}@{at}", "created_at": at})
+            stored.detail = stored.detail | {"event_id": f"{run_id}:{stored.key}"}
+            document = stored.model_dump(exclude_none=True)  # absent, not NULL: if_not_exists marks it later
+            if creates:
+                expr.sets.append(f"{expr.name('outbox')} = {expr.value({stored.key: document})}")
+            else:
+                expr.sets.append(f"{expr.name('outbox', stored.key)} = {expr.value(document)}")
+            expr.sets.append(f"{expr.name('outbox_state')} = {expr.value(PENDING)}")
+            seq = expr.name("event_seq")
+            expr.sets.append(f"{seq} = if_not_exists({seq}, {expr.value(0)}) + {expr.value(1)}")
+        else:
+            if spec.event is not None:
+                raise ValueError(f"{name} emits {spec.event}: pass the event")
+            if creates:
+                expr.sets.append(f"{expr.name('outbox')} = {expr.value({})}")
+
+        expr_condition = self._condition(expr, spec.sources, spec.guard, expected_lease, name)
         try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"dataset_id": {"S": dataset_id}},
-                UpdateExpression=(
-                    "SET #status = :validating, lease_until = :lease, lease_owner = :owner, updated_at = :at, "
-                    "created_at = if_not_exists(created_at, :at), #source = :source, "
-                    "timeline = list_append(if_not_exists(timeline, :empty), :entry)"
-                ),
-                ConditionExpression=(
-                    "attribute_not_exists(dataset_id) OR (#status = :validating AND lease_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#source": "source"},
-                ExpressionAttributeValues={
-                    ":validating": {"S": RunStatus.VALIDATING.value},
-                    ":lease": _to_item(lease_until),
-                    ":owner": {"S": owner},
-                    ":at": {"S": at},
-                    ":source": _to_item(source),
-                    ":empty": {"L": []},
-                    ":entry": _to_item([{"at": at, "status": RunStatus.VALIDATING.value, "note": f"by {owner}"}]),
-                    ":now": _to_item(now),
-                },
-            )
-            return Claim(ClaimOutcome.CLAIMED)
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-        record = self.get(dataset_id)
-        # any status but VALIDATING: validation finished (and later steps may have moved the run on)
-        if record is not None and record.status != RunStatus.VALIDATING:
-            return Claim(ClaimOutcome.DONE, record)
-        return Claim(ClaimOutcome.BUSY, record)
-
-    def release(self, dataset_id: str, owner: str, note: str) -> None:
-        """Give the lease back after a failed attempt, so that the retry can claim the run at once."""
-        at = utc_now()
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"dataset_id": {"S": dataset_id}},
-                UpdateExpression="SET lease_until = :zero, updated_at = :at, "
-                                 "timeline = list_append(timeline, :entry) REMOVE lease_owner",
-                ConditionExpression="lease_owner = :owner",
-                ExpressionAttributeValues={
-                    ":zero": {"N": "0"}, ":at": {"S": at}, ":owner": {"S": owner},
-                    ":entry": _to_item([{"at": at, "status": "ATTEMPT_FAILED", "note": note[:500]}]),
-                },
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
-
-    def finish_validation(self, dataset_id: str, owner: str, status: RunStatus, fields: dict[str, Any],
-                          note: str) -> bool:
-        """Record the outcome; False when this invocation no longer owns the run (another finished it)."""
-        return self._move(dataset_id, status.value, fields, note,
-                          condition="lease_owner = :owner AND #status = :validating",
-                          values={":owner": {"S": owner}, ":validating": {"S": RunStatus.VALIDATING.value}},
-                          remove="lease_until, lease_owner")
-
-    def transition(self, dataset_id: str, allowed_from: frozenset[str] | set[str], to_status: str,
-                   fields: dict[str, Any], note: str) -> bool:
-        """Move the run to `to_status` if it is in one of `allowed_from` now. True for the one caller that
-        made the move; False for every other (a duplicate, a late event, a reconciler that came second)."""
-        allowed = {f":from{i}": {"S": status} for i, status in enumerate(sorted(allowed_from))}
-        return self._move(dataset_id, to_status, fields, note,
-                          condition=f"attribute_exists(dataset_id) AND #status IN ({', '.join(allowed)})",
-                          values=allowed)
-
-    def _move(self, dataset_id: str, to_status: str, fields: dict[str, Any], note: str, condition: str,
-              values: dict[str, Any], remove: str | None = None) -> bool:
-        """One conditional write: status, fields and a timeline entry together, or nothing."""
-        at = utc_now()
-        names = {"#status": "status"}
-        values = values | {":to": {"S": to_status}, ":at": {"S": at},
-                           ":entry": _to_item([{"at": at, "status": to_status, "note": note[:500]}])}
-        sets = ["#status = :to", "updated_at = :at", "timeline = list_append(timeline, :entry)"]
-        for i, (name, value) in enumerate(fields.items()):
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = _to_item(value)
-            sets.append(f"#f{i} = :f{i}")
-        try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"dataset_id": {"S": dataset_id}},
-                UpdateExpression="SET " + ", ".join(sets) + (f" REMOVE {remove}" if remove else ""),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-            return True
+            result = client("dynamodb").update_item(
+                TableName=self.table_name, Key=self._key(run_id), UpdateExpression=expr.update(),
+                ConditionExpression=expr_condition, ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=expr.values, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if _conditional_failed(exc):
-                return False
+                return None
             raise
+        return _record(result["Attributes"])
 
-    def mark_announced(self, dataset_id: str) -> None:
-        """The outcome event of validation went out (the outbox flag the reconciler checks)."""
+    @staticmethod
+    def _condition(expr: _Expression, sources: frozenset[str], guard: Guard, expected: Lease | None,
+                   name: str) -> str:
+        alternatives = []
+        if INITIAL in sources:
+            alternatives.append(f"attribute_not_exists({expr.name(KEY)})")
+        states = sorted(s for s in sources if s != INITIAL)
+        if states:
+            parts = [f"{expr.name('status')} IN ({', '.join(expr.value(s) for s in states)})"]
+            if guard is not Guard.NONE:
+                if expected is None:
+                    raise ValueError(f"{name} is guarded by the lease: pass the lease the caller read or holds")
+                parts.append(f"{expr.name('lease.owner')} = {expr.value(expected.owner)}")
+                if guard is Guard.TAKEOVER:  # nobody renewed or took it since the caller read it
+                    parts.append(f"{expr.name('lease.until')} = {expr.value(expected.until)}")
+            alternatives.append(" AND ".join(parts))
+        return " OR ".join(f"({a})" for a in alternatives)
+
+    # -- the outbox ----------------------------------------------------------------------------------------------
+
+    def mark_delivered(self, run_id: str, key: str, what: str) -> None:
+        """`what` is announced_at or notified_at; the first mark wins."""
+        if what not in ("announced_at", "notified_at"):
+            raise ValueError(what)
+        expr = _Expression()
+        path = expr.name("outbox", key, what)
+        expr.sets.append(f"{path} = if_not_exists({path}, {expr.value(self._now())})")
         client("dynamodb").update_item(
-            TableName=self.table_name, Key={"dataset_id": {"S": dataset_id}},
-            UpdateExpression="SET announced_at = if_not_exists(announced_at, :at)",
-            ConditionExpression="attribute_exists(dataset_id)",
-            ExpressionAttributeValues={":at": {"S": utc_now()}},
-        )
+            TableName=self.table_name, Key=self._key(run_id), UpdateExpression=expr.update(),
+            ConditionExpression=f"attribute_exists({expr.name('outbox', key)})",
+            ExpressionAttributeNames=expr.names, ExpressionAttributeValues=expr.values)
 
-    def runs_in_status(self, status: str, updated_since: str | None = None,
-                       index_name: str = "by-status") -> list[RunRecord]:
-        """Runs whose status is `status` (updated since `updated_since`, an ISO time), oldest update first."""
-        records: list[RunRecord] = []
-        values = {":status": {"S": status}}
-        condition = "#status = :status"
-        if updated_since:
-            values[":since"] = {"S": updated_since}
-            condition += " AND updated_at >= :since"
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name, "IndexName": index_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": values,
-        }
+    def settle_outbox(self, run_id: str, event_seq: int) -> None:
+        """Take the run out of the pending-event index, unless an event was recorded since `event_seq`."""
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table_name, Key=self._key(run_id), UpdateExpression="REMOVE outbox_state",
+                ConditionExpression="event_seq = :seq", ExpressionAttributeValues={":seq": {"N": str(event_seq)}})
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    # -- queries for the sweeper -------------------------------------------------------------------------------
+
+    def runs_with_pending_events(self, updated_before: str) -> Iterator[str]:
+        """Ids of runs with an undelivered event, last moved before `updated_before` (a sparse, keys-only index)."""
+        for item in self._query(BY_PENDING_EVENT, "#o = :p AND #u <= :before",
+                                {"#o": "outbox_state", "#u": "updated_at"},
+                                {":p": {"S": PENDING}, ":before": {"S": updated_before}}):
+            yield item[KEY]["S"]
+
+    def runs_in_state(self, state: RunState) -> Iterator[RunRecord | UnreadableRecord]:
+        for item in self._query(BY_STATUS, "#s = :s", {"#s": "status"}, {":s": {"S": state.value}}):
+            try:
+                yield _record(item)
+            except (ValidationError, ValueError, TypeError) as exc:
+                yield UnreadableRecord((item.get(KEY) or {}).get("S", "?"), f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    def _query(self, index: str, condition: str, names: dict[str, str], values: dict[str, Any]
+               ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": index,
+                                  "KeyConditionExpression": condition, "ExpressionAttributeNames": names,
+                                  "ExpressionAttributeValues": values}
         while True:
             page = client("dynamodb").query(**kwargs)
-            records += [RunRecord.model_validate(_from_item(item)) for item in page.get("Items", [])]
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return records
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from botocore.exceptions import ClientError
 
 from ft_pipeline.adapters.clients import client
+from ft_pipeline.ports import ObjectInfo
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    etag: str | None
-    version_id: str | None
 
 
 def _missing(exc: ClientError) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ft_pipeline.dataset.base_models import OutputFormat
+from ft_pipeline.catalogue.base_models import OutputFormat
 from ft_pipeline.dataset.records import Example, RecordError
 
 CLASSIFICATION_PROMPT = (

@@ -23,9 +23,9 @@ from typing import IO, Any, BinaryIO
 import jsonlines
 from pydantic_core import from_json
 
-from ft_pipeline.dataset.base_models import PRICE_SOURCE, BaseModel, Family, OutputFormat
+from ft_pipeline.catalogue.base_models import PRICE_SOURCE, BaseModel, Family, OutputFormat
+from ft_pipeline.catalogue.options import DatasetOptions
 from ft_pipeline.dataset.formatters import RENDERERS, labelled_to_example
-from ft_pipeline.dataset.options import DatasetOptions
 from ft_pipeline.dataset.reader import Container, DatasetUnreadable, OpenedDataset, open_dataset
 from ft_pipeline.dataset.records import (
     JSON_PARSERS,

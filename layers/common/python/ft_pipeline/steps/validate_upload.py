@@ -1,8 +1,10 @@
 """Step 1 of the flow: an object created under `incoming/` → validated splits → DatasetValidated | DatasetRejected.
 
-Idempotent per (bucket, key, version or etag): the dataset id is derived from them, and the ledger's
-conditional claim lets exactly one delivery do the work while duplicates are skipped. A crashed
-attempt gives its lease back (or lets it lapse at the invocation's deadline), so the retry proceeds.
+Idempotent per (bucket, key, version or etag): the run id is derived from them, and the `validation_claimed`
+transition lets exactly one delivery do the work while duplicates are skipped. An attempt that fails gives
+its lease back (`validation_released`) so that Lambda's retry proceeds at once; one that dies (timeout, out of
+memory) leaves the lease to lapse, and the sweeper asks for a retry (`StepRetryRequested`), at most
+`MAX_ATTEMPTS` times in all, then rejects the dataset with the reason.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import hashlib
 import re
 import shutil
 import tempfile
-import time
-from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from ft_pipeline.catalogue.options import OPTIONS_SUFFIX, InvalidOptions, resolve_options
+from ft_pipeline.clock import iso
 from ft_pipeline.contracts import (
     DatasetRejected,
     DatasetRejectedDetail,
@@ -27,45 +29,19 @@ from ft_pipeline.contracts import (
     ObjectRef,
     S3ObjectCreatedDetail,
     SplitCounts,
+    StepRetryRequestedDetail,
 )
-from ft_pipeline.dataset.options import OPTIONS_SUFFIX, InvalidOptions, resolve_options
 from ft_pipeline.dataset.report import DatasetStatus, ValidationReport
 from ft_pipeline.dataset.validate import validate_dataset
-from ft_pipeline.ledger import RunStatus
+from ft_pipeline.lifecycle import WAITS, RunState
 from ft_pipeline.observability import logger, metrics
-from ft_pipeline.settings import ValidatorSettings
-from ft_pipeline.steps.announce import announce, outcome_event
+from ft_pipeline.ports import ValidatorDeps
+from ft_pipeline.run_record import Lease, RunRecord
+from ft_pipeline.steps.outbox import deliver_pending, new_event
 
 LEASE_MARGIN_SECONDS = 30
 CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
-
-
-class ObjectStore(Protocol):
-    def head(self, bucket: str, key: str) -> Any: ...
-    def open(self, bucket: str, key: str, version_id: str | None = None) -> Any: ...
-    def read_small(self, bucket: str, key: str, max_bytes: int = ...) -> bytes | None: ...
-    def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str: ...
-
-
-class Ledger(Protocol):
-    def claim_validation(self, dataset_id: str, source: dict[str, Any], owner: str, now: float,
-                         lease_until: float) -> Any: ...
-    def release(self, dataset_id: str, owner: str, note: str) -> None: ...
-    def finish_validation(self, dataset_id: str, owner: str, status: RunStatus, fields: dict[str, Any],
-                          note: str) -> bool: ...
-    def mark_announced(self, dataset_id: str) -> None: ...
-
-
-class Publisher(Protocol):
-    def publish(self, detail: BaseModel, event_type: type, resources: list[str] | None = None) -> str: ...
-
-
-@dataclass
-class ValidatorDeps:
-    settings: ValidatorSettings
-    store: ObjectStore
-    ledger: Ledger
-    publisher: Publisher
+START_OWNER = "start_training"  # the lease owner of a validated run: the job start owes it a claim
 
 
 class Outcome(StrEnum):
@@ -78,7 +54,7 @@ class Outcome(StrEnum):
 
 class ValidationOutcome(BaseModel):
     outcome: Outcome
-    dataset_id: str | None = None
+    run_id: str | None = None
     key: str
     reasons: list[str] = []
     report_uri: str | None = None
@@ -94,7 +70,7 @@ def make_dataset_id(bucket: str, key: str, version: str | None) -> str:
 
 
 def handle_object_created(detail: S3ObjectCreatedDetail, *, deps: ValidatorDeps, invocation_id: str,
-                          remaining_ms: int, now: float | None = None) -> ValidationOutcome:
+                          remaining_ms: int) -> ValidationOutcome:
     settings = deps.settings
     bucket = detail.bucket.name
     info, key = None, detail.object.key_candidates()[0]
@@ -111,48 +87,77 @@ def handle_object_created(detail: S3ObjectCreatedDetail, *, deps: ValidatorDeps,
 
     version_id = detail.object.version_id if detail.object.version_id not in (None, "null") else info.version_id
     etag = detail.object.etag or info.etag
-    dataset_id = make_dataset_id(bucket, key, version_id or etag)
+    run_id = make_dataset_id(bucket, key, version_id or etag)
     source = ObjectRef(bucket=bucket, key=key, version_id=version_id, etag=etag)
-    logger.append_keys(dataset_id=dataset_id)
+    return validate_run(run_id, source, deps, invocation_id, remaining_ms)
 
-    now = time.time() if now is None else now
-    lease_until = now + remaining_ms / 1000 + LEASE_MARGIN_SECONDS
-    claim = deps.ledger.claim_validation(dataset_id, source.model_dump(), invocation_id, now, lease_until)
-    if claim.outcome.value == "DONE":
-        logger.info("duplicate delivery: dataset already processed", extra={"status": claim.record.status})
-        if announce(claim.record, deps.publisher, deps.ledger):  # an earlier attempt died before publishing
-            logger.info("published the outcome an earlier attempt recorded but did not announce")
-        return ValidationOutcome(outcome=Outcome.DUPLICATE, dataset_id=dataset_id, key=key)
-    if claim.outcome.value == "BUSY":
-        logger.info("duplicate delivery: another invocation is validating this dataset")
-        return ValidationOutcome(outcome=Outcome.IN_PROGRESS, dataset_id=dataset_id, key=key)
+
+def handle_retry(request: StepRetryRequestedDetail, *, deps: ValidatorDeps, invocation_id: str,
+                 remaining_ms: int) -> ValidationOutcome:
+    """The sweeper found this run's validator dead: validate the recorded upload again."""
+    record = deps.ledger.get(request.run_id)
+    if record is None:
+        return ValidationOutcome(outcome=Outcome.NOT_A_DATASET, run_id=request.run_id, key=request.source.key,
+                                 reasons=["no such run"])
+    return validate_run(record.run_id, record.source, deps, invocation_id, remaining_ms, record, request.event_id)
+
+
+def validate_run(run_id: str, source: ObjectRef, deps: ValidatorDeps, owner: str, remaining_ms: int,
+                 known: RunRecord | None = None, trigger_event_id: str | None = None) -> ValidationOutcome:
+    """Claim the run (or take over a dead or released attempt), validate, record the outcome, deliver it."""
+    logger.append_keys(run_id=run_id)
+    now = deps.clock.now()
+    until = iso(now + timedelta(milliseconds=remaining_ms, seconds=LEASE_MARGIN_SECONDS))
+    record = None if known else deps.ledger.apply(run_id, "validation_claimed", source=source,
+                                                 lease=Lease(owner=owner, until=until), note=f"by {owner}")
+    if record is None:
+        current = known or deps.ledger.get(run_id)
+        if current is None:
+            raise RuntimeError(f"run {run_id} could not be claimed, yet it does not exist")
+        if current.status is not RunState.VALIDATING:
+            logger.info("duplicate delivery: dataset already processed", extra={"status": current.status})
+            if deliver_pending(current, deps, trigger_event_id):  # an earlier attempt died before publishing
+                logger.info("published the outcome an earlier attempt recorded but did not announce")
+            return ValidationOutcome(outcome=Outcome.DUPLICATE, run_id=run_id, key=source.key)
+        held = current.lease
+        if held is not None and not held.open_to_retry(now):
+            logger.info("duplicate delivery: another invocation is validating this dataset")
+            return ValidationOutcome(outcome=Outcome.IN_PROGRESS, run_id=run_id, key=source.key)
+        lease = Lease(owner=owner, until=until, retries=held.retries if held else 0)
+        record = deps.ledger.apply(run_id, "validation_taken_over", lease=lease, expected_lease=held,
+                                   note=f"by {owner} (retry {lease.retries})" if lease.retries else f"by {owner}")
+        if record is None:
+            return ValidationOutcome(outcome=Outcome.IN_PROGRESS, run_id=run_id, key=source.key)
 
     try:
-        return _validate_claimed(deps, source, dataset_id, invocation_id)
+        return _validate_claimed(deps, record)
     except Exception as exc:
-        deps.ledger.release(dataset_id, invocation_id, f"{type(exc).__name__}: {exc}")
+        # give the lease back at once (it stays open to a retry); a death skips this and the lease lapses
+        lease = record.lease.model_copy(update={"until": iso(deps.clock.now())}) if record.lease else None
+        deps.ledger.apply(run_id, "validation_released", lease=lease, expected_lease=record.lease,
+                          note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
         raise
 
 
-def _validate_claimed(deps: ValidatorDeps, source: ObjectRef, dataset_id: str, owner: str) -> ValidationOutcome:
-    settings = deps.settings
-    prefix = f"{settings.datasets_prefix}{dataset_id}/"
+def _validate_claimed(deps: ValidatorDeps, record: RunRecord) -> ValidationOutcome:
+    settings, source, run_id = deps.settings, record.source, record.run_id
+    prefix = f"{settings.datasets_prefix}{run_id}/"
     manifest_key = source.key + OPTIONS_SUFFIX
     manifest_uri = f"s3://{source.bucket}/{manifest_key}"
-    work = Path(tempfile.mkdtemp(prefix=f"{dataset_id}-", dir=settings.work_dir))
+    work = Path(tempfile.mkdtemp(prefix=f"{run_id}-", dir=settings.work_dir))
     try:
         try:
             manifest = deps.store.read_small(source.bucket, manifest_key)
             options = resolve_options(settings.option_defaults(), manifest, manifest_uri)
         except (InvalidOptions, ValueError) as exc:
-            report = ValidationReport(dataset_id=dataset_id, source=source.uri, base_model="(invalid options)",
+            report = ValidationReport(dataset_id=run_id, source=source.uri, base_model="(invalid options)",
                                       family="unknown", output_format="unknown")
             report.reject(f"invalid options: {exc}")
             (work / "report.json").write_text(report.model_dump_json(indent=2))
         else:
             body = deps.store.open(source.bucket, source.key, source.version_id)
             try:
-                report = validate_dataset(body, name=source.uri, dataset_id=dataset_id, options=options, out_dir=work)
+                report = validate_dataset(body, name=source.uri, dataset_id=run_id, options=options, out_dir=work)
             finally:
                 close = getattr(body, "close", None)
                 if close:
@@ -162,21 +167,32 @@ def _validate_claimed(deps: ValidatorDeps, source: ObjectRef, dataset_id: str, o
                 for path in sorted(work.iterdir()) if path.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _record_outcome(deps, report, source, dataset_id, owner, uris)
+    return _record_outcome(deps, report, record, uris)
 
 
-def _record_outcome(deps: ValidatorDeps, report: ValidationReport, source: ObjectRef, dataset_id: str, owner: str,
+def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRecord,
                     uris: dict[str, str]) -> ValidationOutcome:
+    source, run_id = record.source, record.run_id
     counts = None
     if report.splits:
         c = report.counts
         counts = SplitCounts(train=report.splits["train"].records, validation=report.splits["validation"].records,
                              test=report.splits["test"].records, rejected=c.rejected, duplicates=c.duplicates,
                              blank=c.blank, records_read=c.records_read)
+    changes = {
+        "options": report.options,
+        "validation.outputs": uris, "validation.counts": counts.model_dump() if counts else None,
+        "validation.reasons": report.reasons, "validation.labels": report.labels,
+        "validation.output_format": report.output_format,
+        "model.base_model": report.base_model,
+        "cost.estimated_training_usd": report.estimated_cost.usd if report.estimated_cost else None,
+    }
+    note = "; ".join(report.reasons) if report.reasons else f"{report.counts.accepted} records accepted"
+    lease = None
     if report.status is DatasetStatus.VALIDATED:
         assert counts is not None
         detail: BaseModel = DatasetValidatedDetail(
-            dataset_id=dataset_id, source=source, base_model=report.base_model, output_format=report.output_format,
+            run_id=run_id, source=source, base_model=report.base_model, output_format=report.output_format,
             training_data_uri=uris["train.jsonl"],
             validation_data_uri=uris["validation.jsonl"] if counts.validation else None,
             test_data_uri=uris["test.jsonl"] if counts.test else None,
@@ -184,29 +200,27 @@ def _record_outcome(deps: ValidatorDeps, report: ValidationReport, source: Objec
             labels=report.labels, estimated_cost_usd=report.estimated_cost.usd if report.estimated_cost else None,
             options=report.options,
         )
-        event_type: type = DatasetValidated
-        status, outcome = RunStatus.VALIDATED, Outcome.VALIDATED
+        event = new_event(DatasetValidated, detail, resources=[source.uri])
+        name, outcome = "validation_passed", Outcome.VALIDATED
+        # the job start owes this run a claim; the sweeper asks again if it never comes
+        retry_after = WAITS[RunState.VALIDATED].retry_after or timedelta(minutes=15)
+        lease = Lease(owner=START_OWNER, until=iso(deps.clock.now() + retry_after))
         metrics.add_metric(name="DatasetsValidated", unit="Count", value=1)
     else:
-        detail = DatasetRejectedDetail(dataset_id=dataset_id, source=source, reasons=report.reasons,
+        detail = DatasetRejectedDetail(run_id=run_id, source=source, reasons=report.reasons,
                                        report_uri=uris.get("report.json"), rejected_uri=uris.get("rejected.jsonl"),
                                        counts=counts)
-        event_type, status, outcome = DatasetRejected, RunStatus.REJECTED, Outcome.REJECTED
+        event = new_event(DatasetRejected, detail, resources=[source.uri])
+        name, outcome = "validation_rejected", Outcome.REJECTED
         metrics.add_metric(name="DatasetsRejected", unit="Count", value=1)
     metrics.add_metric(name="RecordsRejected", unit="Count", value=report.counts.rejected)
 
-    fields = {"outputs": uris, "reasons": report.reasons, "options": report.options,
-              "counts": counts.model_dump() if counts else None, "base_model": report.base_model,
-              "labels": report.labels,
-              "estimated_cost_usd": report.estimated_cost.usd if report.estimated_cost else None}
-    fields["outcome_event"] = outcome_event(event_type.DETAIL_TYPE, detail)
-    note = "; ".join(report.reasons) if report.reasons else f"{report.counts.accepted} records accepted"
-    # record first, then publish, then mark it published (an outbox: see steps/announce.py for the repair)
-    if deps.ledger.finish_validation(dataset_id, owner, status, fields, note):
-        deps.publisher.publish(detail, event_type, resources=[source.uri])
-        deps.ledger.mark_announced(dataset_id)
+    recorded = deps.ledger.apply(run_id, name, changes=changes, event=event, note=note, lease=lease,
+                                 expected_lease=record.lease)
+    if recorded is None:
+        logger.warning("this attempt no longer holds the run (it was taken over); the other outcome stands")
     else:
-        logger.warning("ledger already finished by another invocation; its outcome stands")
+        deliver_pending(recorded, deps)
     logger.info("dataset processed", extra={"outcome": outcome.value, "reasons": report.reasons})
-    return ValidationOutcome(outcome=outcome, dataset_id=dataset_id, key=source.key, reasons=report.reasons,
+    return ValidationOutcome(outcome=outcome, run_id=run_id, key=source.key, reasons=report.reasons,
                              report_uri=uris.get("report.json"))

@@ -17,8 +17,8 @@ from typing import Any, Self
 from pydantic import BaseModel as PydanticModel
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ft_pipeline.dataset.base_models import BaseModel, UnknownBaseModel, resolve_base_model
-from ft_pipeline.hyperparameters import hyperparameters_for
+from ft_pipeline.catalogue.base_models import BaseModel, UnknownBaseModel, resolve_base_model
+from ft_pipeline.catalogue.hyperparameters import hyperparameters_for
 
 OPTIONS_SUFFIX = ".options.json"
 

@@ -1,4 +1,4 @@
-"""Every few minutes: catch up on Bedrock state changes whose (best-effort) events never arrived."""
+"""Every period: each run in a waiting state is looked at by its owner; undelivered events are delivered."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import ScheduledEvent
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.steps.training import reconcile
+from ft_pipeline.steps.sweep import sweep
 from ft_pipeline.wiring import training_deps
 
 
@@ -18,9 +18,7 @@ from ft_pipeline.wiring import training_deps
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parse(event=event, model=ScheduledEvent)
-    outcomes = reconcile(training_deps())
-    changed = [o for o in outcomes if o.action not in ("in-progress", "duplicate")]
-    if changed:
-        logger.info("reconciler applied missed transitions", extra={"changes": [o.model_dump() for o in changed]})
-    metrics.add_metric(name="ReconcilerTransitions", unit="Count", value=len(changed))
-    return {"checked": len(outcomes), "changed": [o.model_dump() for o in changed]}
+    report = sweep(training_deps())
+    if report.changed:
+        logger.info("sweeper moved runs on", extra={"changes": [o.model_dump() for o in report.changed]})
+    return report.model_dump()

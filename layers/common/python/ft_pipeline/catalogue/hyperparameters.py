@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel as PydanticModel
 from pydantic import ConfigDict, Field
 
-from ft_pipeline.dataset.base_models import Family
+from ft_pipeline.catalogue.base_models import Family
 
 
 class _Hyperparameters(PydanticModel):

@@ -1,0 +1,272 @@
+"""The run lifecycle in one place: the states, every allowed transition, and what each waiting state waits on.
+
+A transition is applied by name (`LedgerTable.apply`), as one conditional write that also records its
+event in the run's outbox; an undeclared or planned transition is refused. No step spells its own
+allowed-from sets: they are here. The README's state diagram and table are generated from this module
+(`python tools/make_state_diagram.py`; a test fails when they drift).
+
+Two kinds of waiting:
+- on one of our own steps (validator, job start): the run holds a *lease* (owner, deadline, attempt). A step
+  that dies leaves its lease to lapse; the sweeper then asks for a retry (`StepRetryRequested`), and after
+  `MAX_ATTEMPTS` ends the run with a reason.
+- on the outside world (a Bedrock job): events are best effort, so the sweeper asks the owner to look
+  every period, whatever arrived.
+
+The paid serving resource has its own small lifecycle (`ServingState`) inside the run record, so the run
+state never has to combine "evaluating" with "deleting".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    VALIDATING = "VALIDATING"
+    VALIDATED = "VALIDATED"
+    REJECTED = "REJECTED"
+    TRAINING_STARTING = "TRAINING_STARTING"  # intent recorded: the job's name is known, the job may not exist yet
+    TRAINING = "TRAINING"
+    STOPPING = "STOPPING"  # a user asked to stop; the job is being stopped
+    TRAINED = "TRAINED"
+    TRAINING_FAILED = "TRAINING_FAILED"
+    TRAINING_STOPPED = "TRAINING_STOPPED"
+    # planned for the next steps (deploy, evaluate, import); no implemented transition reaches them yet
+    DEPLOYING = "DEPLOYING"
+    DEPLOYED = "DEPLOYED"
+    DEPLOYMENT_FAILED = "DEPLOYMENT_FAILED"
+    EVALUATING = "EVALUATING"
+    EVALUATED = "EVALUATED"
+    EVALUATION_FAILED = "EVALUATION_FAILED"
+    IMPORTING = "IMPORTING"
+    IMPORTED = "IMPORTED"
+    IMPORT_FAILED = "IMPORT_FAILED"
+    COMPLETED = "COMPLETED"
+    STOPPED = "STOPPED"
+
+
+class ServingState(StrEnum):
+    """The paid serving resource (provisioned throughput or on-demand deployment) of a run."""
+
+    NONE = "none"
+    CREATING = "creating"
+    ACTIVE = "active"
+    DELETING = "deleting"
+    DELETED = "deleted"
+
+
+class Step(StrEnum):
+    """Who owns a transition: the step whose logic applies it (whatever triggered that step)."""
+
+    VALIDATE = "validate"
+    START_TRAINING = "start_training"
+    TRAINING_STATUS = "training_status"
+    STOP = "stop"
+    SWEEP = "sweep"
+    DEPLOY = "deploy"
+    EVALUATE = "evaluate"
+    TEARDOWN = "teardown"
+    IMPORT = "import"
+
+
+class Guard(StrEnum):
+    """What the conditional write checks besides the current state."""
+
+    NONE = "none"
+    HOLDER = "holder"  # the caller holds the run's lease
+    TAKEOVER = "takeover"  # the lease the caller read is still there, and it has lapsed
+
+
+class LeaseChange(StrEnum):
+    KEEP = "keep"
+    TAKE = "take"  # the transition sets a new lease (owner, deadline, attempt)
+    CLEAR = "clear"
+
+
+INITIAL = "(new)"  # the source of the transition that creates the record
+MAX_ATTEMPTS = 3  # a step that died this many times ends the run with a reason instead of a fourth try
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: frozenset[str]
+    target: RunState
+    owner: Step
+    event: str | None = None  # detail-type of the event it emits (recorded in the outbox by the same write)
+    guard: Guard = Guard.NONE
+    lease: LeaseChange = LeaseChange.KEEP
+    planned: bool = False  # declared for a step not built yet; the ledger refuses it
+    why: str = ""
+
+
+def _t(name: str, sources: set[str], target: RunState, owner: Step, event: str | None = None, *,
+       guard: Guard = Guard.NONE, lease: LeaseChange = LeaseChange.KEEP, planned: bool = False,
+       why: str = "") -> Transition:
+    return Transition(name, frozenset(sources), target, owner, event, guard, lease, planned, why)
+
+
+S = RunState
+_TRAINING_IN_FLIGHT = {S.TRAINING_STARTING, S.TRAINING}
+
+TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
+    # --- validation (an upload under incoming/) ----------------------------------------------------------
+    _t("validation_claimed", {INITIAL}, S.VALIDATING, Step.VALIDATE, lease=LeaseChange.TAKE,
+       why="the first delivery of an upload claims its run"),
+    _t("validation_taken_over", {S.VALIDATING}, S.VALIDATING, Step.VALIDATE, guard=Guard.TAKEOVER,
+       lease=LeaseChange.TAKE, why="a retry takes over from an attempt that died or gave its lease back"),
+    _t("validation_released", {S.VALIDATING}, S.VALIDATING, Step.VALIDATE, guard=Guard.HOLDER,
+       lease=LeaseChange.TAKE, why="a failed attempt gives its lease back so that the retry can start at once"),
+    _t("validation_passed", {S.VALIDATING}, S.VALIDATED, Step.VALIDATE, "DatasetValidated", guard=Guard.HOLDER,
+       lease=LeaseChange.TAKE, why="splits written; the job start now owes the run a claim"),
+    _t("validation_rejected", {S.VALIDATING}, S.REJECTED, Step.VALIDATE, "DatasetRejected", guard=Guard.HOLDER,
+       lease=LeaseChange.CLEAR, why="the dataset or its options are unusable; the report says why"),
+    _t("validation_redriven", {S.VALIDATING}, S.VALIDATING, Step.SWEEP, "StepRetryRequested", guard=Guard.TAKEOVER,
+       lease=LeaseChange.TAKE, why="the validator died (timeout, memory) and its lease lapsed"),
+    _t("validation_abandoned", {S.VALIDATING}, S.REJECTED, Step.SWEEP, "DatasetRejected", guard=Guard.TAKEOVER,
+       lease=LeaseChange.CLEAR, why=f"the validator died {MAX_ATTEMPTS} times"),
+    # --- starting the Bedrock job --------------------------------------------------------------------------
+    _t("training_claimed", {S.VALIDATED}, S.TRAINING_STARTING, Step.START_TRAINING, lease=LeaseChange.TAKE,
+       why="the job's name is recorded before CreateModelCustomizationJob"),
+    _t("training_start_taken_over", {S.TRAINING_STARTING}, S.TRAINING_STARTING, Step.START_TRAINING,
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="a retry takes over from a start that died"),
+    _t("training_start_released", {S.TRAINING_STARTING}, S.TRAINING_STARTING, Step.START_TRAINING,
+       guard=Guard.HOLDER, lease=LeaseChange.TAKE, why="a start that failed gives its lease back for the retry"),
+    _t("training_started", {S.TRAINING_STARTING}, S.TRAINING, Step.START_TRAINING, "CustomizationStarted",
+       lease=LeaseChange.CLEAR, why="the job exists (created now, or found by its name)"),
+    _t("training_start_failed", {S.TRAINING_STARTING}, S.TRAINING_FAILED, Step.START_TRAINING, "TrainingFailed",
+       guard=Guard.HOLDER, lease=LeaseChange.CLEAR, why="Bedrock refused the job, or its options are invalid"),
+    _t("training_start_redriven", {S.VALIDATED}, S.VALIDATED, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="DatasetValidated never led to a claim"),
+    _t("training_start_retried", {S.TRAINING_STARTING}, S.TRAINING_STARTING, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="the start died before its job existed"),
+    _t("training_start_abandoned", {S.VALIDATED, S.TRAINING_STARTING}, S.TRAINING_FAILED, Step.SWEEP,
+       "TrainingFailed", guard=Guard.TAKEOVER, lease=LeaseChange.CLEAR,
+       why=f"the start died {MAX_ATTEMPTS} times and no job exists"),
+    # --- the job's outcome (Bedrock's event, or the sweeper asking GetModelCustomizationJob) ---------------
+    _t("training_completed", _TRAINING_IN_FLIGHT, S.TRAINED, Step.TRAINING_STATUS, "ModelTrained",
+       lease=LeaseChange.CLEAR, why="the job completed: custom model and loss curves recorded"),
+    _t("training_failed", _TRAINING_IN_FLIGHT | {S.STOPPING}, S.TRAINING_FAILED, Step.TRAINING_STATUS,
+       "TrainingFailed", lease=LeaseChange.CLEAR, why="the job failed"),
+    _t("training_stopped", _TRAINING_IN_FLIGHT | {S.STOPPING}, S.TRAINING_STOPPED, Step.TRAINING_STATUS,
+       "TrainingFailed", lease=LeaseChange.CLEAR, why="the job was stopped"),
+    _t("training_completed_after_stop", {S.STOPPING}, S.TRAINING_STOPPED, Step.TRAINING_STATUS, "TrainingFailed",
+       lease=LeaseChange.CLEAR, why="the job finished before the stop took effect: the model is kept, "
+                                    "nothing after training runs"),
+    # --- stop requests -----------------------------------------------------------------------------------------
+    _t("stopped_before_training", {S.VALIDATED}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
+       lease=LeaseChange.CLEAR, why="stopped before any job was claimed: none ever starts"),
+    _t("stop_requested", _TRAINING_IN_FLIGHT, S.STOPPING, Step.STOP,
+       why="recorded before StopModelCustomizationJob; a start that finds it stops its own job"),
+    _t("stopped_before_job_existed", {S.STOPPING}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
+       guard=Guard.TAKEOVER, lease=LeaseChange.CLEAR, why="the stop landed mid-start and the start died "
+                                                          "before creating the job"),
+    # --- planned: deploy, evaluate, tear down, import (the next issues) -------------------------------------
+    _t("deployment_started", {S.TRAINED}, S.DEPLOYING, Step.DEPLOY, "DeploymentStarted", planned=True),
+    _t("deployment_ready", {S.DEPLOYING}, S.DEPLOYED, Step.DEPLOY, "ModelDeployed", planned=True),
+    _t("deployment_failed", {S.DEPLOYING}, S.DEPLOYMENT_FAILED, Step.DEPLOY, "DeploymentFailed", planned=True),
+    _t("completed_without_deployment", {S.TRAINED}, S.COMPLETED, Step.DEPLOY, "RunCompleted", planned=True),
+    _t("import_started", {INITIAL}, S.IMPORTING, Step.IMPORT, "ImportStarted", planned=True),
+    _t("import_completed", {S.IMPORTING}, S.IMPORTED, Step.IMPORT, "ModelImported", planned=True),
+    _t("import_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", planned=True),
+    _t("evaluation_started", {S.DEPLOYED, S.IMPORTED}, S.EVALUATING, Step.EVALUATE, "EvaluationStarted",
+       planned=True),
+    _t("evaluation_completed", {S.EVALUATING}, S.EVALUATED, Step.EVALUATE, "ModelEvaluated", planned=True),
+    _t("evaluation_failed", {S.EVALUATING}, S.EVALUATION_FAILED, Step.EVALUATE, "EvaluationFailed", planned=True),
+    _t("run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", planned=True),
+    _t("run_stopped", {S.DEPLOYING, S.DEPLOYED, S.EVALUATING, S.IMPORTING}, S.STOPPED, Step.STOP, "RunStopped",
+       planned=True),
+)}
+
+# the serving resource's own lifecycle (planned with the deploy step); every state but none/deleted bills
+SERVING_TRANSITIONS: tuple[tuple[ServingState, ServingState], ...] = (
+    (ServingState.NONE, ServingState.CREATING),
+    (ServingState.CREATING, ServingState.ACTIVE),
+    (ServingState.CREATING, ServingState.DELETING),  # failed, past its deadline, or the run stopped
+    (ServingState.ACTIVE, ServingState.DELETING),
+    (ServingState.DELETING, ServingState.DELETED),
+)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a run in a non-terminal state waits on, what moves it, and whether the sweeper looks at it."""
+
+    on: str
+    triggers: tuple[str, ...]  # events that reach the owning step
+    swept: bool  # the sweeper looks at every run in this state, every period
+    retry_after: timedelta | None = None  # leased waits: how long a retry request is given before the next
+
+
+WAITS: dict[RunState, Wait] = {
+    S.VALIDATING: Wait("the validator (lease: the invocation's deadline)",
+                       ("Object Created", "StepRetryRequested"), swept=True, retry_after=timedelta(minutes=20)),
+    S.VALIDATED: Wait("the job start claiming the run", ("DatasetValidated", "StepRetryRequested"), swept=True,
+                      retry_after=timedelta(minutes=15)),
+    S.TRAINING_STARTING: Wait("CreateModelCustomizationJob (lease: the invocation's deadline)",
+                              ("StepRetryRequested",), swept=True, retry_after=timedelta(minutes=5)),
+    S.TRAINING: Wait("the Bedrock job", ("Model Customization Job State Change",), swept=True),
+    S.STOPPING: Wait("the Bedrock job to stop", ("Model Customization Job State Change",), swept=True),
+}
+
+
+class UndeclaredTransition(ValueError):
+    pass
+
+
+def transition(name: str) -> Transition:
+    """The declared, implemented transition called `name`; anything else is a programming error."""
+    spec = TRANSITIONS.get(name)
+    if spec is None:
+        raise UndeclaredTransition(f"no transition named {name!r} in the lifecycle")
+    if spec.planned:
+        raise UndeclaredTransition(f"transition {name!r} is planned, not implemented")
+    return spec
+
+
+def implemented() -> list[Transition]:
+    return [t for t in TRANSITIONS.values() if not t.planned]
+
+
+def terminal_states() -> set[RunState]:
+    """States no implemented transition leaves."""
+    left = {source for t in implemented() for source in t.sources if source != t.target}
+    return reachable_states() - left
+
+
+def reachable_states() -> set[RunState]:
+    return {t.target for t in implemented()}
+
+
+# --- documentation generated from the table ------------------------------------------------------------
+
+
+def mermaid() -> str:
+    lines = ["stateDiagram-v2"]
+    for t in TRANSITIONS.values():
+        for source in sorted(t.sources):
+            start = "[*]" if source == INITIAL else source
+            label = t.name + (f" / {t.event}" if t.event else "") + (" (planned)" if t.planned else "")
+            lines.append(f"    {start} --> {t.target}: {label}")
+    for state in sorted(terminal_states()):
+        lines.append(f"    {state} --> [*]")
+    return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    rows = ["| transition | from | to | owner | event | why |", "| --- | --- | --- | --- | --- | --- |"]
+    for t in implemented():
+        sources = ", ".join(sorted(t.sources))
+        rows.append(f"| `{t.name}` | {sources} | {t.target} | {t.owner} | {t.event or '–'} | {t.why} |")
+    rows.append("")
+    rows.append("| waiting state | waits on | moved by | swept |")
+    rows.append("| --- | --- | --- | --- |")
+    for state, wait in WAITS.items():
+        rows.append(f"| {state} | {wait.on} | {', '.join(wait.triggers) or '–'} | {'yes' if wait.swept else 'no'} |")
+    planned = sorted({t.target.value for t in TRANSITIONS.values() if t.planned}
+                     - {s.value for s in reachable_states()})
+    rows.append("")
+    rows.append(f"Planned for the next steps (declared, refused until built): {', '.join(planned)}.")
+    return "\n".join(rows)

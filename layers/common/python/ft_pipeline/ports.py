@@ -1,0 +1,149 @@
+"""What the steps need from the world, as Protocols, and the domain types that cross that line.
+
+Steps import from here, never from `adapters/`; adapters implement these; `wiring.py` picks them. A test
+can hand a step any object with these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from ft_pipeline.clock import Clock, clock
+from ft_pipeline.contracts import ObjectRef
+from ft_pipeline.lifecycle import RunState
+from ft_pipeline.run_record import Lease, OutboxEvent, RunRecord
+from ft_pipeline.settings import TrainingSettings, ValidatorSettings
+
+# --- domain types ----------------------------------------------------------------------------------------
+
+
+class JobSnapshot(BaseModel):
+    """What GetModelCustomizationJob says now: the authority, whatever events claimed."""
+
+    job_arn: str
+    job_name: str
+    status: str  # InProgress | Completed | Failed | Stopping | Stopped
+    failure_message: str | None = None
+    output_model_arn: str | None = None
+    output_model_name: str | None = None
+    output_uri: str | None = None
+    training_loss: float | None = None
+    validation_losses: list[float] = []
+    creation_time: str | None = None
+    end_time: str | None = None
+
+
+class PermanentJobError(RuntimeError):
+    """Bedrock refused the request for a reason a retry will not change; `code` is AWS's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A ledger item that does not parse as a run record: reported and counted, never fatal to a sweep."""
+
+    run_id: str
+    error: str
+
+
+class StepOutcome(BaseModel):
+    """What one step did with one run (handlers return it; the sweeper collects them)."""
+
+    action: str
+    run_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+
+
+# --- ports -----------------------------------------------------------------------------------------------
+
+
+class Ledger(Protocol):
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+    def apply(self, run_id: str, name: str, *, changes: dict[str, Any] | None = None,
+              event: OutboxEvent | None = None, note: str = "", lease: Lease | None = None,
+              expected_lease: Lease | None = None, source: ObjectRef | None = None) -> RunRecord | None:
+        """Apply the lifecycle transition `name`; the new record, or None when the run is not in one of its
+        source states (or its guard does not hold): another caller got there first."""
+        ...
+
+    def mark_delivered(self, run_id: str, key: str, what: str) -> None: ...
+
+    def settle_outbox(self, run_id: str, event_seq: int) -> None: ...
+
+    def runs_in_state(self, state: RunState) -> Iterator[RunRecord | UnreadableRecord]: ...
+
+    def runs_with_pending_events(self, updated_before: str) -> Iterator[str]:
+        """Ids of runs whose outbox holds an undelivered event, last moved before `updated_before`."""
+        ...
+
+
+class Publisher(Protocol):
+    def publish(self, event: OutboxEvent) -> str: ...
+
+
+class Notifier(Protocol):
+    def notify(self, subject: str, message: str) -> None: ...
+
+
+class BedrockJobs(Protocol):
+    def create_job(self, request: dict[str, Any]) -> str: ...
+
+    def get_job(self, job_name: str) -> JobSnapshot | None:
+        """None when no job has that name."""
+        ...
+
+    def stop_job(self, job_name: str) -> bool:
+        """Ask the job to stop; False when there is no such job or it has already ended."""
+        ...
+
+
+class ObjectStore(Protocol):
+    def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> Any: ...
+    def read_small(self, bucket: str, key: str, max_bytes: int = ...) -> bytes | None: ...
+    def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str: ...
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
+    def put_json(self, bucket: str, key: str, document: object) -> str: ...
+
+
+# --- what each kind of step gets -----------------------------------------------------------------------------
+
+
+@dataclass
+class ValidatorDeps:
+    settings: ValidatorSettings
+    store: ObjectStore
+    ledger: Ledger
+    publisher: Publisher
+    notifier: Notifier | None = None
+    clock: Clock = field(default_factory=clock)
+
+
+@dataclass
+class TrainingDeps:
+    """The training-lifecycle steps (start, job status, stop) and the sweeper."""
+
+    settings: TrainingSettings
+    bedrock: BedrockJobs
+    ledger: Ledger
+    publisher: Publisher
+    notifier: Notifier
+    store: ObjectStore
+    clock: Clock = field(default_factory=clock)

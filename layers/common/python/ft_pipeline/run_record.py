@@ -1,0 +1,156 @@
+"""The run record: one per run, in the ledger table, with one typed section per step.
+
+Steps never write a record whole: a transition (`lifecycle.py`) sets the status and the fields of the
+sections its step owns, in one conditional write, together with its event in the outbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ft_pipeline.clock import parse_iso
+from ft_pipeline.contracts import ObjectRef, SplitCounts, TrainingMetricsSummary
+from ft_pipeline.lifecycle import RunState, ServingState
+
+SWEEPER = "sweeper"  # the lease owner while a retry the sweeper asked for has not been claimed yet
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a newer version's fields do not make the record unreadable
+
+
+class Lease(_Section):
+    """Who is expected to act on a run next, and by when. A step that dies leaves it to lapse."""
+
+    owner: str
+    until: str  # ISO time (the clock's format, so strings compare as times)
+    retries: int = 0  # how many times the sweeper has asked for a retry of this step
+
+    def lapsed(self, now: datetime) -> bool:
+        return parse_iso(self.until) < now
+
+    def open_to_retry(self, now: datetime) -> bool:
+        """A retry (a redelivery, or the one the sweeper asked for) may take the run over."""
+        return self.owner == SWEEPER or self.lapsed(now)
+
+
+class TimelineEntry(_Section):
+    at: str
+    status: str
+    transition: str = ""
+    note: str = ""
+
+
+class Notification(_Section):
+    subject: str
+    message: str
+
+
+class OutboxEvent(_Section):
+    """An event recorded by the transition that caused it, published after it, then marked announced."""
+
+    key: str = ""  # set by the ledger: `<transition>@<time>`
+    detail_type: str
+    source: str
+    detail: dict[str, Any]
+    resources: list[str] = Field(default_factory=list)
+    created_at: str = ""
+    announced_at: str | None = None
+    notification: Notification | None = None  # sent once, before the event (failures, for people)
+    notified_at: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.announced_at is None or (self.notification is not None and self.notified_at is None)
+
+
+class ValidationSection(_Section):
+    outputs: dict[str, str] = Field(default_factory=dict)  # file name -> s3 URI
+    counts: SplitCounts | None = None
+    reasons: list[str] = Field(default_factory=list)
+    labels: list[str] | None = None
+    output_format: str | None = None
+
+
+class TrainingMetrics(TrainingMetricsSummary):
+    curves: dict[str, list[list[float]]] = Field(default_factory=dict)  # thinned; full curves at metrics_uri
+
+
+class TrainingSection(_Section):
+    job_name: str | None = None
+    job_arn: str | None = None
+    custom_model_name: str | None = None
+    output_uri: str | None = None
+    hyperparameters: dict[str, str] | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    status_source: str | None = None  # event | sweeper | start
+    failure_message: str | None = None
+    metrics: TrainingMetrics | None = None
+
+
+class ModelSection(_Section):
+    base_model: str | None = None
+    custom_model_arn: str | None = None
+    custom_model_name: str | None = None
+
+
+class ServingSection(_Section):
+    """The paid serving resource (the deploy step fills it): its own lifecycle, with a hard deadline."""
+
+    state: ServingState = ServingState.NONE
+    mode: str | None = None  # provisioned | on-demand
+    name: str | None = None
+    arn: str | None = None
+    deadline: str | None = None
+
+
+class EvaluationSection(_Section):
+    report_uri: str | None = None
+
+
+class CostSection(_Section):
+    estimated_training_usd: float | None = None
+
+
+class StopSection(_Section):
+    requested_at: str
+    requested_by: str | None = None
+
+
+SECTIONS = ("validation", "training", "model", "serving", "evaluation", "cost")
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    kind: Literal["dataset", "import"] = "dataset"
+    status: RunState
+    created_at: str
+    updated_at: str
+    state_since: str  # when the run entered its current state (self-transitions keep it)
+    source: ObjectRef
+    options: dict[str, Any] = Field(default_factory=dict)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    lease: Lease | None = None
+    outbox: dict[str, OutboxEvent] = Field(default_factory=dict)
+    event_seq: int = 0  # events ever recorded; settles the outbox's pending flag without a race
+    outbox_state: str | None = None  # PENDING while an event waits (the sweeper's index)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    serving: ServingSection = Field(default_factory=ServingSection)
+    evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
+    cost: CostSection = Field(default_factory=CostSection)
+    stop: StopSection | None = None
+
+    def pending_events(self) -> list[OutboxEvent]:
+        """Events still to publish (or to notify), oldest first."""
+        return sorted((e for e in self.outbox.values() if e.pending), key=lambda e: (e.created_at, e.key))
+
+    def last_note(self) -> str:
+        return self.timeline[-1].note if self.timeline else ""

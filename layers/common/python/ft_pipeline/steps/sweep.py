@@ -1,0 +1,170 @@
+"""The sweeper: every period, every run in a waiting state is looked at by its owner, whatever events did.
+
+- Waits on our own steps (a lease): once the lease lapsed, ask for a retry (`StepRetryRequested`), at most
+  `MAX_ATTEMPTS - 1` times; then end the run with the reason.
+- Waits on the outside world (a Bedrock job): ask it, and apply what it says.
+- Events recorded but not delivered (a failed PutEvents, a death before the mark) are delivered.
+
+One broken run never stops the sweep: each run is handled on its own, and what fails is logged and
+counted. The sweep reports how many runs wait in each state and for how long the oldest has waited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from ft_pipeline.clock import iso, parse_iso
+from ft_pipeline.contracts import (
+    DatasetRejected,
+    DatasetRejectedDetail,
+    StepRetryRequested,
+    StepRetryRequestedDetail,
+)
+from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, Step
+from ft_pipeline.observability import logger, record_gauge
+from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
+from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
+from ft_pipeline.steps import start_training, stop_run, training_status
+from ft_pipeline.steps.outbox import deliver_pending, new_event
+from ft_pipeline.steps.training_events import training_failed_event
+
+# a live step delivers its own events within a second; the sweeper leaves them that long before it steps in
+OUTBOX_GRACE = timedelta(minutes=2)
+
+
+class SweepError(BaseModel):
+    run_id: str
+    state: str
+    error: str
+
+
+class SweepReport(BaseModel):
+    waiting: dict[str, int] = Field(default_factory=dict)
+    oldest_wait_seconds: dict[str, float] = Field(default_factory=dict)
+    actions: list[StepOutcome] = Field(default_factory=list)
+    events_delivered: int = 0
+    errors: list[SweepError] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> list[StepOutcome]:
+        return [a for a in self.actions if a.action not in ("in-progress", "waiting", "duplicate")]
+
+
+# --- the owners' answers, per waiting state -----------------------------------------------------------------
+
+
+def _retry_or_give_up(record: RunRecord, deps: TrainingDeps, now: datetime, step: Step, retry: str,
+                      give_up: Callable[[RunRecord, TrainingDeps, int], StepOutcome]) -> StepOutcome:
+    lease = record.lease
+    if lease is not None and not lease.lapsed(now):
+        return StepOutcome(action="waiting", run_id=record.run_id, detail=f"lease of {lease.owner} until {lease.until}")
+    retries = lease.retries if lease else 0
+    if retries >= MAX_ATTEMPTS - 1:
+        return give_up(record, deps, retries + 1)
+    wait = WAITS[record.status].retry_after or timedelta(minutes=10)
+    renewed = Lease(owner=SWEEPER, until=iso(now + wait), retries=retries + 1)
+    reason = f"no outcome from {step.value} by {lease.until if lease else record.state_since} (its lease lapsed)"
+    event = new_event(StepRetryRequested, StepRetryRequestedDetail(
+        run_id=record.run_id, source=record.source, step=step.value, retry=renewed.retries, reason=reason))
+    applied = deps.ledger.apply(record.run_id, retry, lease=renewed, expected_lease=lease, event=event,
+                                note=f"retry {renewed.retries} of {MAX_ATTEMPTS - 1}: {reason}")
+    if applied is None:
+        return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved meanwhile")
+    deliver_pending(applied, deps)
+    return StepOutcome(action="retry-requested", run_id=record.run_id, detail=f"{step.value} retry {renewed.retries}")
+
+
+def _last_failure(record: RunRecord) -> str:
+    failures = [t.note for t in record.timeline if t.note.startswith("attempt failed")]
+    return f"; last: {failures[-1].removeprefix('attempt failed: ')[:200]}" if failures else ""
+
+
+def _reject_abandoned_validation(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    reason = (f"validation did not finish in {attempts} attempts (the validator ran out of time or memory, or "
+              f"failed each time{_last_failure(record)}); nothing was trained")
+    event = new_event(DatasetRejected, DatasetRejectedDetail(run_id=record.run_id, source=record.source,
+                                                             reasons=[reason], report_uri=None, rejected_uri=None),
+                      resources=[record.source.uri])
+    applied = deps.ledger.apply(record.run_id, "validation_abandoned", event=event, expected_lease=record.lease,
+                                changes={"validation.reasons": [reason]}, note=reason)
+    deliver_pending(applied, deps)
+    return StepOutcome(action="rejected" if applied else "duplicate", run_id=record.run_id, detail=reason)
+
+
+def _fail_abandoned_start(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    reason = f"the training job could not be started in {attempts} attempts{_last_failure(record)}"
+    applied = deps.ledger.apply(record.run_id, "training_start_abandoned", expected_lease=record.lease,
+                                event=training_failed_event(record, None, "StartFailed", reason),
+                                changes={"training.failure_message": reason}, note=reason)
+    deliver_pending(applied, deps)
+    return StepOutcome(action="training_failed" if applied else "duplicate", run_id=record.run_id, detail=reason)
+
+
+def _validating(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    return _retry_or_give_up(record, deps, now, Step.VALIDATE, "validation_redriven", _reject_abandoned_validation)
+
+
+def _validated(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    return _retry_or_give_up(record, deps, now, Step.START_TRAINING, "training_start_redriven", _fail_abandoned_start)
+
+
+def _training_starting(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    job = deps.bedrock.get_job(record.training.job_name or "")
+    if job is not None:  # the start created it and died before recording it
+        return start_training.adopt_existing_job(record, job.job_arn, deps)
+    return _retry_or_give_up(record, deps, now, Step.START_TRAINING, "training_start_retried", _fail_abandoned_start)
+
+
+SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutcome]] = {
+    RunState.VALIDATING: _validating,
+    RunState.VALIDATED: _validated,
+    RunState.TRAINING_STARTING: _training_starting,
+    RunState.TRAINING: lambda record, deps, now: training_status.look(record, deps),
+    RunState.STOPPING: lambda record, deps, now: stop_run.look(record, deps),
+}
+
+
+# --- the sweep ------------------------------------------------------------------------------------------------
+
+
+def sweep(deps: TrainingDeps) -> SweepReport:
+    now = deps.clock.now()
+    report = SweepReport()
+    for state, wait in WAITS.items():
+        if not wait.swept:
+            continue
+        owner = SWEEPERS[state]
+        count, oldest = 0, 0.0
+        for item in deps.ledger.runs_in_state(state):
+            if isinstance(item, UnreadableRecord):
+                _failed(report, item.run_id, state, item.error)
+                continue
+            count += 1
+            oldest = max(oldest, (now - parse_iso(item.state_since)).total_seconds())
+            try:
+                report.actions.append(owner(item, deps, now))
+            except Exception as exc:  # noqa: BLE001 - one run's trouble is logged and counted, never fatal
+                _failed(report, item.run_id, state, f"{type(exc).__name__}: {str(exc)[:300]}")
+        report.waiting[state.value] = count
+        report.oldest_wait_seconds[state.value] = round(oldest, 1)
+
+    for run_id in deps.ledger.runs_with_pending_events(updated_before=iso(now - OUTBOX_GRACE)):
+        try:
+            report.events_delivered += deliver_pending(deps.ledger.get(run_id), deps)  # a consistent read
+        except Exception as exc:  # noqa: BLE001
+            _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
+
+    for state, count in report.waiting.items():
+        record_gauge("RunsWaiting", count, "Count", state=state)
+        record_gauge("OldestWaitSeconds", report.oldest_wait_seconds[state], "Seconds", state=state)
+    record_gauge("SweepErrors", len(report.errors), "Count")
+    record_gauge("EventsRedelivered", report.events_delivered, "Count")
+    return report
+
+
+def _failed(report: SweepReport, run_id: str, state: str, error: str) -> None:
+    logger.error("sweep could not handle a run", extra={"run_id": run_id, "state": state, "error": error})
+    report.errors.append(SweepError(run_id=run_id, state=str(state), error=error))
