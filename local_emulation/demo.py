@@ -17,13 +17,18 @@ from pathlib import Path
 from local_emulation.harness import REPO_ROOT, LocalPipeline
 
 DEFAULT_DATASET = REPO_ROOT / "data" / "headlines" / "train.csv"
+TRAINING_MINUTES = 25  # of local (emulated) time, while the job is InProgress
 
 
 def _show(pipeline: LocalPipeline, seen_invocations: int, seen_events: int) -> tuple[int, int]:
     """Print what happened since the last call: invocations, then the pipeline's own events."""
     for invocation in pipeline.invocations[seen_invocations:]:
         status = "ok" if invocation.error is None else f"FAILED: {invocation.error}"
-        print(f"   invoke  {invocation.function} (attempt {invocation.attempt}): {status}")
+        if invocation.error is None and isinstance(invocation.result, dict) and "waiting" in invocation.result:
+            waiting = {k: v for k, v in invocation.result["waiting"].items() if v}
+            status += f": runs waiting {waiting or 'none'}, {len(invocation.result['errors'])} errors"
+        print(f"   invoke  {invocation.function} (attempt {invocation.attempt}) at {invocation.at:%H:%M}, "
+              f"{invocation.seconds:.1f}s: {status}")
     for event in pipeline.events[seen_events:]:
         if event["source"].startswith("ft-pipeline") or event["source"] == "aws.bedrock":
             what = event["detail"].get("run_id") or event["detail"].get("jobName")
@@ -58,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.run()
         shown = _show(pipeline, 0, 0)
         jobs = pipeline.bedrock.in_progress()
+        if jobs:
+            print(f"\n   Bedrock trains for a while: the local clock moves on {TRAINING_MINUTES} minutes, and the "
+                  "sweeper\n   looks at the job every period (Bedrock's own event is best effort).")
+            pipeline.advance(minutes=TRAINING_MINUTES)
+            shown = _show(pipeline, *shown)
         for job in jobs:
-            print(f"\n   Bedrock job {job} is InProgress. Here an emulated job stands in for Bedrock: it trains a"
+            print(f"\n   Bedrock job {job} completes. Here an emulated job stands in for Bedrock: it trains a"
                   "\n   real TF-IDF + logistic-regression classifier on train.jsonl (not an LLM) and writes loss"
                   "\n   curves where Bedrock would, then sends Bedrock's job-state-change event.")
             pipeline.bedrock.finish(job, "Completed")

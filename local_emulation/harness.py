@@ -80,6 +80,8 @@ class Invocation:
     result: Any = None
     error: str | None = None
     output: str = ""
+    at: datetime | None = None  # the harness clock's time when it started
+    seconds: float = 0.0  # how long the handler ran (wall time)
 
 
 @dataclass
@@ -401,8 +403,9 @@ class LocalPipeline:
         env = self.stack.function_environment(function) | {
             "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
-        invocation = Invocation(function, event, attempt)
+        invocation = Invocation(function, event, attempt, at=self.clock.now())
         before = self._object_versions()
+        started = time.perf_counter()
         # Powertools reads its settings when the module is imported, so import inside the environment too;
         # what handlers print (EMF metrics) is kept with the invocation rather than mixed into the output
         with _environment(env), contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -419,6 +422,7 @@ class LocalPipeline:
             finally:
                 self.faults.depth -= 1
         invocation.output = printed.getvalue()
+        invocation.seconds = time.perf_counter() - started
         self.invocations.append(invocation)
         self._announce_new_objects(before)
         return invocation

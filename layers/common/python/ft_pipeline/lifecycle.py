@@ -244,14 +244,15 @@ def reachable_states() -> set[RunState]:
 
 
 def mermaid() -> str:
-    lines = ["stateDiagram-v2"]
-    for t in TRANSITIONS.values():
+    """The implemented lifecycle, one edge per pair of states (planned transitions are listed, not drawn)."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for t in implemented():
         for source in sorted(t.sources):
-            start = "[*]" if source == INITIAL else source
-            label = t.name + (f" / {t.event}" if t.event else "") + (" (planned)" if t.planned else "")
-            lines.append(f"    {start} --> {t.target}: {label}")
-    for state in sorted(terminal_states()):
-        lines.append(f"    {state} --> [*]")
+            label = t.name + (f" / {t.event}" if t.event else "")
+            edges.setdefault(("[*]" if source == INITIAL else source, t.target.value), []).append(label)
+    lines = ["stateDiagram-v2"]
+    lines += [f"    {source} --> {target}: {', '.join(labels)}" for (source, target), labels in edges.items()]
+    lines += [f"    {state} --> [*]" for state in sorted(terminal_states())]
     return "\n".join(lines)
 
 
@@ -265,8 +266,8 @@ def markdown_table() -> str:
     rows.append("| --- | --- | --- | --- |")
     for state, wait in WAITS.items():
         rows.append(f"| {state} | {wait.on} | {', '.join(wait.triggers) or '–'} | {'yes' if wait.swept else 'no'} |")
-    planned = sorted({t.target.value for t in TRANSITIONS.values() if t.planned}
-                     - {s.value for s in reachable_states()})
+    planned = [t for t in TRANSITIONS.values() if t.planned]
     rows.append("")
-    rows.append(f"Planned for the next steps (declared, refused until built): {', '.join(planned)}.")
+    rows.append("Planned for the next steps (declared, refused by the ledger until built): "
+                + "; ".join(f"`{t.name}` ({', '.join(sorted(t.sources))} → {t.target})" for t in planned) + ".")
     return "\n".join(rows)
