@@ -229,3 +229,13 @@ def test_only_the_sweeper_queries_the_ledger_and_only_its_indexes(stack):
             assert "dynamodb:Query" not in text, lid
     shared = json.dumps(stack.resolve(stack.resources["PipelineRunAccessPolicy"]["Properties"]))
     assert "dynamodb:Query" not in shared and "dynamodb:Scan" not in shared
+
+
+@pytest.mark.parametrize("alarm", ["StuckRunsAlarm", "SweepErrorsAlarm"])
+def test_the_sweepers_alarms_watch_the_metrics_it_emits(stack, alarm):
+    from ft_pipeline.observability import NAMESPACE, SERVICE
+
+    props = stack.resolve(stack.resources[alarm]["Properties"])
+    assert props["Namespace"] == NAMESPACE and props["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert props["MetricName"] in ("RunsStuck", "SweepErrors")
+    assert props["AlarmActions"] == [stack.ref("NotificationsTopic")]

@@ -346,3 +346,99 @@ def test_the_clock_is_the_harnesss_and_moves_only_when_told(pipeline):
     assert run["created_at"] == run["updated_at"]  # no time passed inside the handlers
     fired = pipeline.advance(minutes=35)
     assert len(fired) == 3 and (pipeline.clock.now() - before).total_seconds() == 35 * 60
+
+
+# --- found by a hostile review ---------------------------------------------------------------------------------
+
+
+def test_a_record_with_a_malformed_time_is_unreadable_and_the_sweep_goes_on(pipeline):
+    first, second = two_training_runs(pipeline)
+    pipeline.client("dynamodb").update_item(
+        TableName=pipeline.resource_name("LedgerTable"), Key={"dataset_id": {"S": first["run_id"]}},
+        UpdateExpression="SET state_since = :s", ExpressionAttributeValues={":s": {"S": "2026-01-01T00:00:00"}})
+    pipeline.bedrock.finish(second["training"]["job_name"], "Completed", deliver_event=False)
+    (sweep,) = pipeline.tick()
+    assert sweep.error is None and [e["run_id"] for e in sweep.result["errors"]] == [first["run_id"]]
+    assert "not a UTC time" in sweep.result["errors"][0]["error"]
+    assert [r.get("status") for r in pipeline.ledger()] == [None, "TRAINED"]
+
+
+@pytest.mark.parametrize("state", ["VALIDATING", "TRAINING_STARTING"])
+def test_a_waiting_run_that_lost_its_lease_is_retried_not_stuck(pipeline, state):
+    target = "s3.GetObject" if state == "VALIDATING" else "bedrock.CreateModelCustomizationJob"
+    pipeline.faults.die(target, when=(lambda p: p["Key"] == "incoming/h.csv") if state == "VALIDATING" else None)
+    to_validated(pipeline)
+    assert the_run(pipeline)["status"] == state
+    pipeline.client("dynamodb").update_item(TableName=pipeline.resource_name("LedgerTable"),
+                                            Key={"dataset_id": {"S": the_run(pipeline)["run_id"]}},
+                                            UpdateExpression="REMOVE lease")
+    pipeline.tick()
+    assert the_run(pipeline)["status"] == "TRAINING" and len(pipeline.bedrock.jobs()) == 1
+
+
+def test_a_stop_while_the_dataset_is_being_validated_means_no_job_ever_starts(pipeline):
+    pipeline.faults.call("s3.GetObject", invoke_stop(pipeline), when=lambda p: p["Key"] == "incoming/h.csv")
+    to_validated(pipeline)
+    run = the_run(pipeline)
+    assert run["status"] == "TRAINING_STOPPED" and pipeline.bedrock.jobs() == {}
+    validator = [i for i in pipeline.invocations if i.function == "DatasetValidatorFunction"][0]
+    assert validator.result["outcome"] == "SKIPPED_SUPERSEDED"
+    assert ours(pipeline, "DatasetValidated") == [] and len(ours(pipeline, "TrainingFailed")) == 1
+
+
+def test_a_duplicate_upload_event_reaching_the_validator_leaves_notifications_to_the_sweeper(pipeline):
+    from tests.integration.test_training_lifecycle import notifications
+
+    notifications(pipeline)
+    to_validated(pipeline)
+    outage = pipeline.faults.fail("sns.Publish", times=None)
+    pipeline.bedrock.finish(pipeline.bedrock.in_progress()[0], "Failed", failure_message="Internal error.")
+    pipeline.run()
+    pipeline.put_event(pipeline.events_of("Object Created")[0])  # S3 delivers the upload's event again
+    pipeline.run()
+    assert [f.function for f in pipeline.failures] == ["JobStateChangeFunction"]  # the validator did not fail
+    pipeline.faults.faults.remove(outage)
+    pipeline.tick()
+    assert len(notifications(pipeline)) == 1 and len(ours(pipeline, "TrainingFailed")) == 1
+
+
+def test_a_second_stop_and_a_stop_after_the_job_ended_are_no_errors(pipeline):
+    to_validated(pipeline)
+    run_id = the_run(pipeline)["run_id"]
+    for _ in range(2):
+        pipeline.put_event(stop_request(pipeline, run_id), bus=pipeline.resource_name("PipelineBus"))
+        pipeline.run()
+    pipeline.bedrock.finish(pipeline.bedrock.in_progress()[0], "Stopped")  # event lost? the stop still works
+    pipeline.put_event(stop_request(pipeline, run_id), bus=pipeline.resource_name("PipelineBus"))
+    pipeline.run()
+    assert pipeline.failures == [] and the_run(pipeline)["status"] == "TRAINING_STOPPED"
+
+
+def test_a_step_never_republishes_the_retry_request_that_triggered_it(pipeline):
+    pipeline.faults.die("bedrock.CreateModelCustomizationJob")
+    to_validated(pipeline)
+    # the sweeper publishes its request, then dies before marking it: the start it triggers must not publish it
+    pipeline.faults.die("eventbridge.PutEvents", after=True, when=detail_type_is("StepRetryRequested"))
+    pipeline.tick()
+    assert len(ours(pipeline, "StepRetryRequested")) == 1
+    assert the_run(pipeline)["status"] == "TRAINING" and pending(the_run(pipeline)) == []
+
+
+def test_a_throttled_query_for_one_state_does_not_stop_the_sweep_of_the_others(pipeline):
+    to_validated(pipeline)
+    pipeline.bedrock.finish(pipeline.bedrock.in_progress()[0], "Completed", deliver_event=False)
+    pipeline.faults.fail("dynamodb.Query", "ProvisionedThroughputExceededException", times=None,
+                         when=lambda p: p["ExpressionAttributeValues"].get(":s") == {"S": "VALIDATING"})
+    (sweep,) = pipeline.tick()
+    assert the_run(pipeline)["status"] == "TRAINED"
+    assert [(e["run_id"], e["state"]) for e in sweep.result["errors"]] == [("*", "VALIDATING")]
+
+
+def test_a_job_stuck_stopping_is_reported_stuck_and_never_declared_stopped_blindly(pipeline):
+    to_validated(pipeline)
+    pipeline.put_event(stop_request(pipeline, the_run(pipeline)["run_id"]), bus=pipeline.resource_name("PipelineBus"))
+    pipeline.run()
+    sweeps = pipeline.advance(hours=3)
+    assert the_run(pipeline)["status"] == "STOPPING" and jobs_by_status(pipeline) == ["Stopping"]
+    assert sweeps[-1].result["stuck"] == {"STOPPING": [the_run(pipeline)["run_id"]]}
+    assert sweeps[0].result["stuck"] == {}

@@ -12,11 +12,13 @@ Shapes of AWS's own events:
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from ft_pipeline.clock import clock
 
 DetailT = TypeVar("DetailT", bound=BaseModel)
 
@@ -33,7 +35,7 @@ class EventBridgeEvent(BaseModel, Generic[DetailT]):
     detail_type: str = Field(alias="detail-type")
     source: str
     account: str = "123456789012"
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: datetime = Field(default_factory=lambda: clock().now())
     region: str = "us-east-1"
     resources: list[str] = Field(default_factory=list)
     detail: DetailT

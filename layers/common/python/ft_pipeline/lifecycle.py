@@ -156,8 +156,9 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        lease=LeaseChange.CLEAR, why="the job finished before the stop took effect: the model is kept, "
                                     "nothing after training runs"),
     # --- stop requests -----------------------------------------------------------------------------------------
-    _t("stopped_before_training", {S.VALIDATED}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
-       lease=LeaseChange.CLEAR, why="stopped before any job was claimed: none ever starts"),
+    _t("stopped_before_training", {S.VALIDATING, S.VALIDATED}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
+       lease=LeaseChange.CLEAR, why="stopped before any job was claimed: none ever starts (a validator still "
+                                    "running finds its outcome refused)"),
     _t("stop_requested", _TRAINING_IN_FLIGHT, S.STOPPING, Step.STOP,
        why="recorded before StopModelCustomizationJob; a start that finds it stops its own job"),
     _t("stopped_before_job_existed", {S.STOPPING}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
@@ -197,18 +198,25 @@ class Wait:
     on: str
     triggers: tuple[str, ...]  # events that reach the owning step
     swept: bool  # the sweeper looks at every run in this state, every period
+    stuck_after: timedelta  # longer than this in the state is reported (RunsStuck, an alarm): a person looks
     retry_after: timedelta | None = None  # leased waits: how long a retry request is given before the next
 
 
 WAITS: dict[RunState, Wait] = {
-    S.VALIDATING: Wait("the validator (lease: the invocation's deadline)",
-                       ("Object Created", "StepRetryRequested"), swept=True, retry_after=timedelta(minutes=20)),
+    # leased waits end by themselves within MAX_ATTEMPTS leases (about an hour for the validator)
+    S.VALIDATING: Wait("the validator (lease: the invocation's deadline)", ("Object Created", "StepRetryRequested"),
+                       swept=True, stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=20)),
     S.VALIDATED: Wait("the job start claiming the run", ("DatasetValidated", "StepRetryRequested"), swept=True,
-                      retry_after=timedelta(minutes=15)),
+                      stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
     S.TRAINING_STARTING: Wait("CreateModelCustomizationJob (lease: the invocation's deadline)",
-                              ("StepRetryRequested",), swept=True, retry_after=timedelta(minutes=5)),
-    S.TRAINING: Wait("the Bedrock job", ("Model Customization Job State Change",), swept=True),
-    S.STOPPING: Wait("the Bedrock job to stop", ("Model Customization Job State Change",), swept=True),
+                              ("StepRetryRequested",), swept=True, stuck_after=timedelta(hours=1),
+                              retry_after=timedelta(minutes=5)),
+    # Bedrock's: a job may train for days; a stop takes minutes. Past these, nothing is ended blindly (the job
+    # may still bill): the sweeper keeps asking, and the alarm asks a person to look.
+    S.TRAINING: Wait("the Bedrock job", ("Model Customization Job State Change",), swept=True,
+                     stuck_after=timedelta(days=5)),
+    S.STOPPING: Wait("the Bedrock job to stop", ("Model Customization Job State Change",), swept=True,
+                     stuck_after=timedelta(hours=2)),
 }
 
 
@@ -243,6 +251,11 @@ def reachable_states() -> set[RunState]:
 # --- documentation generated from the table ------------------------------------------------------------
 
 
+def _duration(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} h"
+
+
 def mermaid() -> str:
     """The implemented lifecycle, one edge per pair of states (planned transitions are listed, not drawn)."""
     edges: dict[tuple[str, str], list[str]] = {}
@@ -262,10 +275,11 @@ def markdown_table() -> str:
         sources = ", ".join(sorted(t.sources))
         rows.append(f"| `{t.name}` | {sources} | {t.target} | {t.owner} | {t.event or '–'} | {t.why} |")
     rows.append("")
-    rows.append("| waiting state | waits on | moved by | swept |")
-    rows.append("| --- | --- | --- | --- |")
+    rows.append("| waiting state | waits on | moved by | swept | reported stuck after |")
+    rows.append("| --- | --- | --- | --- | --- |")
     for state, wait in WAITS.items():
-        rows.append(f"| {state} | {wait.on} | {', '.join(wait.triggers) or '–'} | {'yes' if wait.swept else 'no'} |")
+        rows.append(f"| {state} | {wait.on} | {', '.join(wait.triggers) or '–'} | {'yes' if wait.swept else 'no'} "
+                    f"| {_duration(wait.stuck_after)} |")
     planned = [t for t in TRANSITIONS.values() if t.planned]
     rows.append("")
     rows.append("Planned for the next steps (declared, refused by the ledger until built): "

@@ -7,15 +7,26 @@ sections its step owns, in one conditional write, together with its event in the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ft_pipeline.clock import parse_iso
 from ft_pipeline.contracts import ObjectRef, SplitCounts, TrainingMetricsSummary
 from ft_pipeline.lifecycle import RunState, ServingState
 
 SWEEPER = "sweeper"  # the lease owner while a retry the sweeper asked for has not been claimed yet
+
+
+def _utc_time(text: str) -> str:
+    """The ledger's times are the clock's ISO format, in UTC: compared as strings by DynamoDB, as times here."""
+    moment = parse_iso(text)
+    if moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:
+        raise ValueError(f"{text!r} is not a UTC time")
+    return text
+
+
+Time = Annotated[str, AfterValidator(_utc_time)]
 
 
 class _Section(BaseModel):
@@ -26,11 +37,11 @@ class Lease(_Section):
     """Who is expected to act on a run next, and by when. A step that dies leaves it to lapse."""
 
     owner: str
-    until: str  # ISO time (the clock's format, so strings compare as times)
+    until: Time
     retries: int = 0  # how many times the sweeper has asked for a retry of this step
 
     def lapsed(self, now: datetime) -> bool:
-        return parse_iso(self.until) < now
+        return parse_iso(self.until) <= now  # a lease given back (until = now) is open at once
 
     def open_to_retry(self, now: datetime) -> bool:
         """A retry (a redelivery, or the one the sweeper asked for) may take the run over."""
@@ -130,9 +141,9 @@ class RunRecord(BaseModel):
     run_id: str
     kind: Literal["dataset", "import"] = "dataset"
     status: RunState
-    created_at: str
-    updated_at: str
-    state_since: str  # when the run entered its current state (self-transitions keep it)
+    created_at: Time
+    updated_at: Time
+    state_since: Time  # when the run entered its current state (self-transitions keep it)
     source: ObjectRef
     options: dict[str, Any] = Field(default_factory=dict)
     timeline: list[TimelineEntry] = Field(default_factory=list)

@@ -68,9 +68,11 @@ class BedrockCustomization:
             client("bedrock").stop_model_customization_job(jobIdentifier=job_name)
             return True
         except ClientError as exc:
-            code, message = _error(exc)
+            code = _error(exc)[0]
             if code == "ResourceNotFoundException":
                 return False  # not created (yet)
-            if code == "ValidationException" and "status" in message.lower():
-                return False  # already finished or stopping: nothing to stop
+            if code == "ValidationException":  # refused: ask the job itself rather than parse the message
+                job = self.get_job(job_name)
+                if job is None or job.status != "InProgress":
+                    return False  # already stopping or ended: nothing to stop
             raise

@@ -185,9 +185,11 @@ class LedgerTable:
         states = sorted(s for s in sources if s != INITIAL)
         if states:
             parts = [f"{expr.name('status')} IN ({', '.join(expr.value(s) for s in states)})"]
-            if guard is not Guard.NONE:
+            if guard is Guard.TAKEOVER and expected is None:  # the caller read a run without a lease: still none
+                parts.append(f"attribute_not_exists({expr.name('lease')})")
+            elif guard is not Guard.NONE:
                 if expected is None:
-                    raise ValueError(f"{name} is guarded by the lease: pass the lease the caller read or holds")
+                    raise ValueError(f"{name} is guarded by the lease its caller holds: pass it")
                 parts.append(f"{expr.name('lease.owner')} = {expr.value(expected.owner)}")
                 if guard is Guard.TAKEOVER:  # nobody renewed or took it since the caller read it
                     parts.append(f"{expr.name('lease.until')} = {expr.value(expected.until)}")

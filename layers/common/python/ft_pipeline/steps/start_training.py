@@ -89,30 +89,31 @@ def start_training(run_id: str, *, deps: TrainingDeps, owner: str, remaining_ms:
     if claimed is None:
         deliver_pending(deps.ledger.get(run_id), deps, trigger_event_id)
         return StepOutcome(action="duplicate", run_id=run_id, detail="claimed by another caller")
-    return _create_job(claimed, deps)
+    return _create_job(claimed, deps, trigger_event_id)
 
 
-def _create_job(record: RunRecord, deps: TrainingDeps) -> StepOutcome:
+def _create_job(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
     try:
         options = DatasetOptions.model_validate(record.options)
         request = build_job_request(record, options, deps.settings)
     except (ValidationError, ValueError) as exc:
-        return _fail_start(record, deps, f"invalid job options: {exc}")
+        return _fail_start(record, deps, f"invalid job options: {exc}", trigger_event_id)
     try:
         job_arn = deps.bedrock.create_job(request)
     except PermanentJobError as exc:
-        return _fail_start(record, deps, f"Bedrock refused the job: {exc}")
+        return _fail_start(record, deps, f"Bedrock refused the job: {exc}", trigger_event_id)
     except Exception as exc:
         # give the lease back at once so Lambda's retry can take over; a death skips this and the lease lapses
-        released = record.lease.model_copy(update={"until": iso(deps.clock.now())}) if record.lease else None
+        owner = record.lease.owner if record.lease else "start"
+        released = Lease(owner=owner, until=iso(deps.clock.now()), retries=record.lease.retries if record.lease else 0)
         deps.ledger.apply(record.run_id, "training_start_released", lease=released, expected_lease=record.lease,
                           note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
         raise
-    return record_started(record, job_arn, request, deps, seen_by="start")
+    return record_started(record, job_arn, request, deps, seen_by="start", trigger_event_id=trigger_event_id)
 
 
 def record_started(record: RunRecord, job_arn: str, request: dict[str, Any], deps: TrainingDeps,
-                   seen_by: str) -> StepOutcome:
+                   seen_by: str, trigger_event_id: str | None = None) -> StepOutcome:
     """The job exists: record it (`training_started`), or, if the run moved on meanwhile, stop it."""
     run_id = record.run_id
     changes = {"training.job_arn": job_arn, "training.started_at": iso(deps.clock.now()),
@@ -132,11 +133,11 @@ def record_started(record: RunRecord, job_arn: str, request: dict[str, Any], dep
             stopped = deps.bedrock.stop_job(request["jobName"])
             logger.warning("run moved on while its job was being created; stopped the job",
                            extra={"status": current.status, "stop_sent": stopped})
-            deliver_pending(current, deps)
+            deliver_pending(current, deps, trigger_event_id)
             return StepOutcome(action="stopped-after-start", run_id=run_id, detail=f"run is {current.status}")
-        deliver_pending(current, deps)
+        deliver_pending(current, deps, trigger_event_id)
         return StepOutcome(action="duplicate", run_id=run_id, detail="recorded by another caller")
-    deliver_pending(started, deps)
+    deliver_pending(started, deps, trigger_event_id)
     metrics.add_metric(name="CustomizationJobsStarted", unit="Count", value=1)
     return StepOutcome(action="started", run_id=run_id, detail=job_arn)
 
@@ -153,9 +154,13 @@ def adopt_existing_job(record: RunRecord, job_arn: str, deps: TrainingDeps) -> S
     return record_started(record, job_arn, request, deps, seen_by="sweeper")
 
 
-def _fail_start(record: RunRecord, deps: TrainingDeps, reason: str) -> StepOutcome:
+def _fail_start(record: RunRecord, deps: TrainingDeps, reason: str, trigger_event_id: str | None) -> StepOutcome:
     event = training_failed_event(record, None, "StartFailed", reason)
     failed = deps.ledger.apply(record.run_id, "training_start_failed", event=event, expected_lease=record.lease,
                                changes={"training.failure_message": reason}, note=reason)
-    deliver_pending(failed, deps)
+    if failed is None:  # the run moved on meanwhile (a stop): what stands is kept
+        deliver_pending(deps.ledger.get(record.run_id), deps, trigger_event_id)
+        return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved on")
+    metrics.add_metric(name="TrainingStartFailures", unit="Count", value=1)
+    deliver_pending(failed, deps, trigger_event_id)
     return StepOutcome(action="start-failed", run_id=record.run_id, detail=reason)

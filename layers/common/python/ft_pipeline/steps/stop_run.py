@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ft_pipeline.clock import iso
 from ft_pipeline.lifecycle import TRANSITIONS, RunState
-from ft_pipeline.observability import logger
+from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import StepOutcome, TrainingDeps
 from ft_pipeline.run_record import RunRecord
 from ft_pipeline.steps.outbox import deliver_pending
@@ -36,6 +36,7 @@ def stop_run(run_id: str, requested_by: str | None, deps: TrainingDeps) -> StepO
                                         event=training_failed_event(record, None, "Stopped", reason))
             if stopped is None:
                 continue
+            metrics.add_metric(name="RunsStopped", unit="Count", value=1)
             deliver_pending(stopped, deps)
             return StepOutcome(action="stopped-before-start", run_id=run_id)
         if record.status in TRANSITIONS["stop_requested"].sources:
@@ -64,6 +65,8 @@ def look(record: RunRecord, deps: TrainingDeps) -> StepOutcome:
             record.run_id, "stopped_before_job_existed", expected_lease=record.lease,
             event=training_failed_event(record, None, "Stopped", "stopped before its job was created"),
             note="the start died before creating the job")
+        if stopped is not None:
+            metrics.add_metric(name="RunsStopped", unit="Count", value=1)
         deliver_pending(stopped, deps)
         return StepOutcome(action="stopped-before-start", run_id=record.run_id)
     if job.status in ("InProgress", "Stopping"):

@@ -24,7 +24,7 @@ from ft_pipeline.contracts import (
     StepRetryRequestedDetail,
 )
 from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, Step
-from ft_pipeline.observability import logger, record_gauge
+from ft_pipeline.observability import logger, metrics, record_gauge
 from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
 from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
 from ft_pipeline.steps import start_training, stop_run, training_status
@@ -44,6 +44,7 @@ class SweepError(BaseModel):
 class SweepReport(BaseModel):
     waiting: dict[str, int] = Field(default_factory=dict)
     oldest_wait_seconds: dict[str, float] = Field(default_factory=dict)
+    stuck: dict[str, list[str]] = Field(default_factory=dict)  # run ids past their state's `stuck_after`
     actions: list[StepOutcome] = Field(default_factory=list)
     events_delivered: int = 0
     errors: list[SweepError] = Field(default_factory=list)
@@ -90,6 +91,8 @@ def _reject_abandoned_validation(record: RunRecord, deps: TrainingDeps, attempts
                       resources=[record.source.uri])
     applied = deps.ledger.apply(record.run_id, "validation_abandoned", event=event, expected_lease=record.lease,
                                 changes={"validation.reasons": [reason]}, note=reason)
+    if applied is not None:
+        metrics.add_metric(name="ValidationsAbandoned", unit="Count", value=1)
     deliver_pending(applied, deps)
     return StepOutcome(action="rejected" if applied else "duplicate", run_id=record.run_id, detail=reason)
 
@@ -99,6 +102,8 @@ def _fail_abandoned_start(record: RunRecord, deps: TrainingDeps, attempts: int) 
     applied = deps.ledger.apply(record.run_id, "training_start_abandoned", expected_lease=record.lease,
                                 event=training_failed_event(record, None, "StartFailed", reason),
                                 changes={"training.failure_message": reason}, note=reason)
+    if applied is not None:
+        metrics.add_metric(name="TrainingStartFailures", unit="Count", value=1)
     deliver_pending(applied, deps)
     return StepOutcome(action="training_failed" if applied else "duplicate", run_id=record.run_id, detail=reason)
 
@@ -134,35 +139,50 @@ def sweep(deps: TrainingDeps) -> SweepReport:
     now = deps.clock.now()
     report = SweepReport()
     for state, wait in WAITS.items():
-        if not wait.swept:
-            continue
-        owner = SWEEPERS[state]
-        count, oldest = 0, 0.0
-        for item in deps.ledger.runs_in_state(state):
-            if isinstance(item, UnreadableRecord):
-                _failed(report, item.run_id, state, item.error)
-                continue
-            count += 1
-            oldest = max(oldest, (now - parse_iso(item.state_since)).total_seconds())
+        if wait.swept:
+            _sweep_state(state, deps, now, report)
+    try:
+        for run_id in deps.ledger.runs_with_pending_events(updated_before=iso(now - OUTBOX_GRACE)):
             try:
-                report.actions.append(owner(item, deps, now))
-            except Exception as exc:  # noqa: BLE001 - one run's trouble is logged and counted, never fatal
-                _failed(report, item.run_id, state, f"{type(exc).__name__}: {str(exc)[:300]}")
-        report.waiting[state.value] = count
-        report.oldest_wait_seconds[state.value] = round(oldest, 1)
-
-    for run_id in deps.ledger.runs_with_pending_events(updated_before=iso(now - OUTBOX_GRACE)):
-        try:
-            report.events_delivered += deliver_pending(deps.ledger.get(run_id), deps)  # a consistent read
-        except Exception as exc:  # noqa: BLE001
-            _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
+                report.events_delivered += deliver_pending(deps.ledger.get(run_id), deps)  # a consistent read
+            except Exception as exc:  # noqa: BLE001
+                _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
+    except Exception as exc:  # noqa: BLE001 - the index query itself: the rest of the sweep is done already
+        _failed(report, "*", "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
 
     for state, count in report.waiting.items():
         record_gauge("RunsWaiting", count, "Count", state=state)
         record_gauge("OldestWaitSeconds", report.oldest_wait_seconds[state], "Seconds", state=state)
+        record_gauge("RunsStuck", len(report.stuck.get(state, [])), "Count", state=state)
+    record_gauge("RunsStuck", sum(len(ids) for ids in report.stuck.values()), "Count")  # the alarm's metric
     record_gauge("SweepErrors", len(report.errors), "Count")
     record_gauge("EventsRedelivered", report.events_delivered, "Count")
+    if report.stuck:
+        logger.warning("runs waiting longer than their state allows", extra={"stuck": report.stuck})
     return report
+
+
+def _sweep_state(state: RunState, deps: TrainingDeps, now: datetime, report: SweepReport) -> None:
+    owner, stuck_after = SWEEPERS[state], WAITS[state].stuck_after
+    count, oldest = 0, 0.0
+    try:
+        for item in deps.ledger.runs_in_state(state):
+            if isinstance(item, UnreadableRecord):
+                _failed(report, item.run_id, state, item.error)
+                continue
+            try:
+                count += 1
+                waited = now - parse_iso(item.state_since)
+                oldest = max(oldest, waited.total_seconds())
+                if waited > stuck_after:
+                    report.stuck.setdefault(state.value, []).append(item.run_id)
+                report.actions.append(owner(item, deps, now))
+            except Exception as exc:  # noqa: BLE001 - one run's trouble is logged and counted, never fatal
+                _failed(report, item.run_id, state, f"{type(exc).__name__}: {str(exc)[:300]}")
+    except Exception as exc:  # noqa: BLE001 - the state's query failed (throttled): the other states go on
+        _failed(report, "*", state, f"{type(exc).__name__}: {str(exc)[:300]}")
+    report.waiting[state.value] = count
+    report.oldest_wait_seconds[state.value] = round(oldest, 1)
 
 
 def _failed(report: SweepReport, run_id: str, state: str, error: str) -> None:

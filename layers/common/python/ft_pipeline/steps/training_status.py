@@ -85,8 +85,8 @@ def apply_job_state(record: RunRecord, job: JobSnapshot, deps: TrainingDeps, tri
         deliver_pending(current, deps)
         return StepOutcome(action="duplicate", run_id=run_id, detail="transition taken by another caller")
     deliver_pending(applied, deps)
-    metrics.add_metric(name="ModelsTrained" if name == "training_completed" else "TrainingFailures", unit="Count",
-                       value=1)
+    metric = {"training_completed": "ModelsTrained", "training_failed": "TrainingFailures"}.get(name, "RunsStopped")
+    metrics.add_metric(name=metric, unit="Count", value=1)
     return StepOutcome(action=applied.status.value.lower(), run_id=run_id, detail=f"by {trigger}")
 
 

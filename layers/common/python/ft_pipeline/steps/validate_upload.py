@@ -49,6 +49,7 @@ class Outcome(StrEnum):
     REJECTED = "REJECTED"
     DUPLICATE = "SKIPPED_DUPLICATE"  # an earlier delivery already finished this upload
     IN_PROGRESS = "SKIPPED_IN_PROGRESS"  # another invocation is working on it now
+    SUPERSEDED = "SKIPPED_SUPERSEDED"  # the run moved on while this attempt worked (taken over, or stopped)
     NOT_A_DATASET = "SKIPPED_NOT_A_DATASET"  # an options manifest, a folder marker, or gone
 
 
@@ -130,16 +131,16 @@ def validate_run(run_id: str, source: ObjectRef, deps: ValidatorDeps, owner: str
             return ValidationOutcome(outcome=Outcome.IN_PROGRESS, run_id=run_id, key=source.key)
 
     try:
-        return _validate_claimed(deps, record)
+        return _validate_claimed(deps, record, trigger_event_id)
     except Exception as exc:
         # give the lease back at once (it stays open to a retry); a death skips this and the lease lapses
-        lease = record.lease.model_copy(update={"until": iso(deps.clock.now())}) if record.lease else None
-        deps.ledger.apply(run_id, "validation_released", lease=lease, expected_lease=record.lease,
+        released = Lease(owner=owner, until=iso(deps.clock.now()), retries=record.lease.retries if record.lease else 0)
+        deps.ledger.apply(run_id, "validation_released", lease=released, expected_lease=record.lease,
                           note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
         raise
 
 
-def _validate_claimed(deps: ValidatorDeps, record: RunRecord) -> ValidationOutcome:
+def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: str | None) -> ValidationOutcome:
     settings, source, run_id = deps.settings, record.source, record.run_id
     prefix = f"{settings.datasets_prefix}{run_id}/"
     manifest_key = source.key + OPTIONS_SUFFIX
@@ -167,11 +168,11 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord) -> ValidationOutco
                 for path in sorted(work.iterdir()) if path.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _record_outcome(deps, report, record, uris)
+    return _record_outcome(deps, report, record, uris, trigger_event_id)
 
 
-def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRecord,
-                    uris: dict[str, str]) -> ValidationOutcome:
+def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRecord, uris: dict[str, str],
+                    trigger_event_id: str | None) -> ValidationOutcome:
     source, run_id = record.source, record.run_id
     counts = None
     if report.splits:
@@ -205,22 +206,22 @@ def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRe
         # the job start owes this run a claim; the sweeper asks again if it never comes
         retry_after = WAITS[RunState.VALIDATED].retry_after or timedelta(minutes=15)
         lease = Lease(owner=START_OWNER, until=iso(deps.clock.now() + retry_after))
-        metrics.add_metric(name="DatasetsValidated", unit="Count", value=1)
     else:
         detail = DatasetRejectedDetail(run_id=run_id, source=source, reasons=report.reasons,
                                        report_uri=uris.get("report.json"), rejected_uri=uris.get("rejected.jsonl"),
                                        counts=counts)
         event = new_event(DatasetRejected, detail, resources=[source.uri])
         name, outcome = "validation_rejected", Outcome.REJECTED
-        metrics.add_metric(name="DatasetsRejected", unit="Count", value=1)
-    metrics.add_metric(name="RecordsRejected", unit="Count", value=report.counts.rejected)
 
     recorded = deps.ledger.apply(run_id, name, changes=changes, event=event, note=note, lease=lease,
                                  expected_lease=record.lease)
     if recorded is None:
-        logger.warning("this attempt no longer holds the run (it was taken over); the other outcome stands")
-    else:
-        deliver_pending(recorded, deps)
+        logger.warning("this attempt no longer holds the run (taken over, or stopped); what stands is kept")
+        return ValidationOutcome(outcome=Outcome.SUPERSEDED, run_id=run_id, key=source.key)
+    metrics.add_metric(name="DatasetsValidated" if outcome is Outcome.VALIDATED else "DatasetsRejected",
+                       unit="Count", value=1)
+    metrics.add_metric(name="RecordsRejected", unit="Count", value=report.counts.rejected)
+    deliver_pending(recorded, deps, trigger_event_id)
     logger.info("dataset processed", extra={"outcome": outcome.value, "reasons": report.reasons})
     return ValidationOutcome(outcome=outcome, run_id=run_id, key=source.key, reasons=report.reasons,
                              report_uri=uris.get("report.json"))
