@@ -7,11 +7,12 @@ export PYTHONPATH := layers/common/python:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help demo test unit integration contract validate serve openapi stop-run state-diagram bench lint template-check sam-validate cfn-lint sam-build clean
+.PHONY: help demo faults test unit integration contract validate serve openapi stop-run state-diagram bench lint template-check sam-validate cfn-lint sam-build clean
 
 help:
 	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
 	@echo "make test                      run the tests"
+	@echo "make faults [SCENARIO=name]    deploy/teardown fault scenarios end to end: what each leaves alive, and its cost"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
 	@echo "make bench                     validator throughput and memory vs. the JSON parse limit"
 	@echo "make stop-run STACK=s RUN_ID=id   stop a deployed run's training job"
@@ -28,6 +29,9 @@ $(VENV)/.installed: requirements-dev.txt requirements-ml.txt layers/common/pytho
 
 demo: $(VENV)/.installed
 	$(PY) -m local_emulation.demo
+
+faults: $(VENV)/.installed
+	$(PY) -m local_emulation.fault_scenarios $(if $(SCENARIO),--scenario "$(SCENARIO)")
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

@@ -28,6 +28,7 @@ from moto.bedrock.models import BedrockBackend, bedrock_backends
 
 from ft_pipeline.clock import clock
 from ft_pipeline.contracts import BedrockJobStateChange, BedrockJobStateChangeDetail
+from local_emulation.bedrock_serving import ServingEmulator
 from local_emulation.template import ACCOUNT_ID, REGION
 
 MAX_CLASSES = 50  # more distinct completions than this is generation, not classification
@@ -76,13 +77,16 @@ class BedrockEmulator:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self.models: dict[str, EmulatedModel] = {}  # custom model ARN -> model
+        self.serving = ServingEmulator()  # provisioned throughputs and custom model deployments
         self._moto_stop: Any = None
 
     def install(self) -> None:
         self._moto_stop = BedrockBackend.stop_model_customization_job
         BedrockBackend.stop_model_customization_job = _stop_as_aws_does  # type: ignore[method-assign]
+        self.serving.install()
 
     def uninstall(self) -> None:
+        self.serving.uninstall()
         if self._moto_stop is not None:
             BedrockBackend.stop_model_customization_job = self._moto_stop  # type: ignore[method-assign]
             self._moto_stop = None
@@ -93,6 +97,10 @@ class BedrockEmulator:
 
     def jobs(self) -> dict[str, Any]:
         return dict(self._backend.model_customization_jobs)
+
+    def account_inventory(self) -> dict[str, Any]:
+        """Every paid resource the emulated account has had: throughputs, deployments, custom models."""
+        return self.serving.inventory()
 
     def in_progress(self) -> list[str]:
         """Jobs that are still running (InProgress or Stopping): what would still be billing."""

@@ -18,6 +18,7 @@ from local_emulation.harness import REPO_ROOT, LocalPipeline
 
 DEFAULT_DATASET = REPO_ROOT / "data" / "headlines" / "train.csv"
 TRAINING_MINUTES = 25  # of local (emulated) time, while the job is InProgress
+DEPLOY_MINUTES = 15  # the emulated deployment is Active after 10
 
 
 def _show(pipeline: LocalPipeline, seen_invocations: int, seen_events: int) -> tuple[int, int]:
@@ -74,10 +75,20 @@ def main(argv: list[str] | None = None) -> int:
                   "\n   curves where Bedrock would, then sends Bedrock's job-state-change event.")
             pipeline.bedrock.finish(job, "Completed")
         pipeline.run()
-        _show(pipeline, *shown)
+        shown = _show(pipeline, *shown)
+        deploying = [r for r in pipeline.ledger() if r.get("status") == "DEPLOYING"]
+        if deploying:
+            serving = deploying[0]["serving"]
+            print(f"\n   {serving['mode']} deployment {serving['name']} is Creating (deadline {serving['deadline']})."
+                  f"\n   No event says when it is ready: the sweeper polls it; the clock moves on {DEPLOY_MINUTES} "
+                  "minutes.")
+            pipeline.advance(minutes=DEPLOY_MINUTES)
+            _show(pipeline, *shown)
         pipeline.export_bucket(out / "bucket")
         runs = pipeline.ledger()
         (out / "events.json").write_text(json.dumps(pipeline.events, indent=2, default=str))
+        account = pipeline.bedrock.account_inventory()
+        (out / "account.json").write_text(json.dumps(account, indent=2))
         run = runs[-1] if runs else None
         (out / "run.json").write_text(json.dumps(run, indent=2))
         failed = bool(pipeline.failures)
@@ -107,12 +118,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  losses    training {training.get('training_loss', float('nan')):.3f}, validation "
               f"{training.get('validation_loss', float('nan')):.3f} after {training.get('steps')} steps "
               f"(curves: {training.get('metrics_uri')})")
+    serving, cost = run.get("serving") or {}, run.get("cost") or {}
+    if serving.get("name"):
+        print(f"  serving   {serving['mode']} {serving['name']}: {serving['state']} "
+              f"(active {serving.get('active_at')}, deleted {serving.get('deleted_at')})")
+    total = cost.get("total_usd")
+    print(f"  cost      so far {f'${total:.2f}' if total is not None else 'unknown'}"
+          f"{' (unconfirmed: ' + '; '.join(cost['unconfirmed']) + ')' if cost.get('unconfirmed') else ''}")
+    alive = [r["name"] for kind in ("provisioned_throughputs", "custom_model_deployments")
+             for r in account[kind] if r["status"] != "Deleted"]
+    print(f"  account   paid serving resources still alive: {len(alive)} {alive or ''}; custom models kept: "
+          f"{len(account['custom_models'])} (storage bills monthly)")
     print(f"\nresults under {out}/:")
     print("  bucket/       the emulated bucket's objects (inputs under incoming/, outputs under datasets/)")
     print("  run.json      the run's ledger record")
     print("  events.json   every event that crossed a bus")
-    print("\nThe pipeline ends at ModelTrained for now; deployment, evaluation and teardown are later steps.")
-    return 1 if failed or run["status"] != "TRAINED" else 0
+    print("  account.json  the emulated account's paid resources (throughputs, deployments, custom models) and status")
+    print("\nEvaluation against the base model is the next step; for now the deployment is released at once.")
+    return 1 if failed or alive or run["status"] != "COMPLETED" else 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model", default=None)
     parser.add_argument("--options", type=Path, default=None, help="options manifest (JSON)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <file>.validated/)")
+    parser.add_argument("--region", default="us-east-1", help="the stack's region (decides where on-demand exists)")
     args = parser.parse_args(argv)
 
     source: Path = args.file
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = manifest_path.read_bytes() if manifest_path.is_file() else None
     defaults = {"base_model": args.base_model} if args.base_model else {}
     try:
-        options = resolve_options(defaults, manifest, str(manifest_path))
+        options = resolve_options(defaults, manifest, str(manifest_path), {"region": args.region})
     except InvalidOptions as exc:
         print(f"invalid options: {exc}", file=sys.stderr)
         return 2

@@ -17,14 +17,27 @@ from ft_pipeline.contracts import (
     DatasetRejectedDetail,
     DatasetValidated,
     DatasetValidatedDetail,
+    DeploymentFailed,
+    DeploymentFailedDetail,
+    DeploymentQueued,
+    DeploymentQueuedDetail,
+    DeploymentStarted,
+    DeploymentStartedDetail,
+    ModelDeployed,
+    ModelDeployedDetail,
     ModelTrained,
     ModelTrainedDetail,
     ObjectRef,
+    RunCompleted,
+    RunCompletedDetail,
+    RunStopped,
+    RunStoppedDetail,
     S3Bucket,
     S3Object,
     S3ObjectCreatedDetail,
     S3ObjectCreatedEvent,
     ScheduledEvent,
+    ServingRef,
     SplitCounts,
     StepRetryRequested,
     StepRetryRequestedDetail,
@@ -55,6 +68,10 @@ def s3_event(key: str, event_id: str) -> S3ObjectCreatedEvent:
 JOB_NAME = "ftp-job-headlines-0123456789"
 JOB_ARN = f"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/{'a1b2c3d4e5f6'}"
 MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/f6e5d4c3b2a1"
+DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/0a1b2c3d4e5f"
+DEPLOYMENT = ServingRef(mode="on-demand", name="ftp-dep-headlines-0123456789", arn=DEPLOYMENT_ARN,
+                        deadline="2026-11-23T18:05:00.000Z")
+PT = ServingRef(mode="provisioned", name="ftp-pt-headlines-0123456789", deadline="2026-11-23T18:05:00.000Z")
 
 
 def bedrock_event(status: str, event_id: str, failure: str | None = None) -> BedrockJobStateChange:
@@ -185,6 +202,52 @@ def main(target: Path = EVENTS) -> None:
             source=TrainingFailed.SOURCE, time=TIME, resources=[JOB_ARN],
             detail=TrainingFailedDetail(run_id="headlines-0123456789", source=source, job_arn=JOB_ARN,
                                         status="Failed", reason="Insufficient capacity to run the job.")),
+        "step_retry_requested_deploy.json": StepRetryRequested(
+            id="2e72ed00-0000-4000-8000-000000000003", detail_type=StepRetryRequested.DETAIL_TYPE,
+            source=StepRetryRequested.SOURCE, time=TIME,
+            detail=StepRetryRequestedDetail(
+                run_id="headlines-0123456789", source=source, step="deploy", retry=1,
+                reason="no outcome from deploy by 2026-11-23T14:10:30.000Z (its lease lapsed)",
+                event_id="headlines-0123456789:deployment_start_retried@2026-11-23T14:15:00.000Z")),
+        "deployment_started.json": DeploymentStarted(
+            id="de910700-0000-4000-8000-000000000001", detail_type=DeploymentStarted.DETAIL_TYPE,
+            source=DeploymentStarted.SOURCE, time=TIME,
+            detail=DeploymentStartedDetail(run_id="headlines-0123456789", source=source,
+                                           serving=DEPLOYMENT.model_copy(update={"arn": None}),
+                                           custom_model_arn=MODEL_ARN)),
+        "deployment_queued.json": DeploymentQueued(
+            id="de910700-0000-4000-8000-000000000002", detail_type=DeploymentQueued.DETAIL_TYPE,
+            source=DeploymentQueued.SOURCE, time=TIME,
+            detail=DeploymentQueuedDetail(
+                run_id="headlines-0123456789", source=source, serving=PT,
+                reason="queued: the account already has 2 no-commitment provisioned throughputs; it starts when "
+                       "one is deleted, or fails after 6 h")),
+        "model_deployed.json": ModelDeployed(
+            id="de910700-0000-4000-8000-000000000003", detail_type=ModelDeployed.DETAIL_TYPE,
+            source=ModelDeployed.SOURCE, time=TIME, resources=[DEPLOYMENT_ARN],
+            detail=ModelDeployedDetail(
+                run_id="headlines-0123456789", source=source, serving=DEPLOYMENT, custom_model_arn=MODEL_ARN,
+                base_model="amazon.nova-micro-v1:0:128k", test_data_uri=prefix + "test.jsonl",
+                labels=["business", "entertainment", "health", "science"],
+                options={"base_model": "amazon.nova-micro-v1:0:128k", "deployment": {"mode": "on-demand"}})),
+        "deployment_failed.json": DeploymentFailed(
+            id="de910700-0000-4000-8000-000000000004", detail_type=DeploymentFailed.DETAIL_TYPE,
+            source=DeploymentFailed.SOURCE, time=TIME, resources=[DEPLOYMENT_ARN],
+            detail=DeploymentFailedDetail(
+                run_id="headlines-0123456789", source=source, serving=DEPLOYMENT,
+                reason="ftp-dep-headlines-0123456789 failed: Insufficient capacity for the requested model.")),
+        "run_completed.json": RunCompleted(
+            id="c0de0000-0000-4000-8000-000000000001", detail_type=RunCompleted.DETAIL_TYPE,
+            source=RunCompleted.SOURCE, time=TIME, resources=[MODEL_ARN],
+            detail=RunCompletedDetail(
+                run_id="headlines-0123456789", source=source, outcome="trained and deployed; deployment released",
+                custom_model_arn=MODEL_ARN, serving_state="deleted", cost_usd=1.68,
+                cost_unconfirmed=["custom model storage per month (set CustomModelStorageMonthlyUsd)"])),
+        "run_stopped.json": RunStopped(
+            id="c0de0000-0000-4000-8000-000000000002", detail_type=RunStopped.DETAIL_TYPE,
+            source=RunStopped.SOURCE, time=TIME, resources=[MODEL_ARN],
+            detail=RunStoppedDetail(run_id="headlines-0123456789", source=source, requested_by="alice",
+                                    reason="stopped by alice while DEPLOYING", serving_state="deleted")),
     }
     target.mkdir(exist_ok=True)
     for name, event in fixtures.items():

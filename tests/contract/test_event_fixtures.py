@@ -11,7 +11,13 @@ from ft_pipeline.contracts import (
     CustomizationStarted,
     DatasetRejected,
     DatasetValidated,
+    DeploymentFailed,
+    DeploymentQueued,
+    DeploymentStarted,
+    ModelDeployed,
     ModelTrained,
+    RunCompleted,
+    RunStopped,
     S3ObjectCreatedEvent,
     ScheduledEvent,
     StepRetryRequested,
@@ -32,6 +38,12 @@ MODELS = {
     "customization_started": CustomizationStarted,
     "model_trained": ModelTrained,
     "training_failed": TrainingFailed,
+    "deployment_started": DeploymentStarted,
+    "deployment_queued": DeploymentQueued,
+    "model_deployed": ModelDeployed,
+    "deployment_failed": DeploymentFailed,
+    "run_completed": RunCompleted,
+    "run_stopped": RunStopped,
 }
 
 

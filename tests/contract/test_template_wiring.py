@@ -231,11 +231,44 @@ def test_only_the_sweeper_queries_the_ledger_and_only_its_indexes(stack):
     assert "dynamodb:Query" not in shared and "dynamodb:Scan" not in shared
 
 
-@pytest.mark.parametrize("alarm", ["StuckRunsAlarm", "SweepErrorsAlarm"])
-def test_the_sweepers_alarms_watch_the_metrics_it_emits(stack, alarm):
+@pytest.mark.parametrize(("alarm", "metric"), [("StuckRunsAlarm", "RunsStuck"), ("SweepErrorsAlarm", "SweepErrors"),
+                                               ("PaidResourceOverdueAlarm", "PaidResourcesOverdue")])
+def test_the_sweepers_alarms_watch_the_metrics_it_emits(stack, alarm, metric):
     from ft_pipeline.observability import NAMESPACE, SERVICE
 
     props = stack.resolve(stack.resources[alarm]["Properties"])
     assert props["Namespace"] == NAMESPACE and props["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
-    assert props["MetricName"] in ("RunsStuck", "SweepErrors")
+    assert props["MetricName"] == metric and props["Threshold"] == 0
     assert props["AlarmActions"] == [stack.ref("NotificationsTopic")]
+
+
+def test_the_emitted_gauges_are_the_ones_the_alarms_watch():
+    """The sweeper's gauge names, as it emits them, match the alarms' (a rename would silence an alarm)."""
+    import inspect
+
+    from ft_pipeline.steps import sweep
+
+    source = inspect.getsource(sweep.sweep)
+    for metric in ("RunsStuck", "SweepErrors", "PaidResourcesOverdue"):
+        assert f'record_gauge("{metric}"' in source
+
+
+def test_a_silent_sweeper_raises_an_alarm(stack):
+    props = stack.resolve(stack.resources["SweeperNotRunningAlarm"]["Properties"])
+    assert props["Namespace"] == "AWS/Lambda" and props["MetricName"] == "Invocations"
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": stack.ref("SweepRunsFunction")}]
+    assert props["TreatMissingData"] == "breaching" and props["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_only_the_deploy_function_may_create_paid_serving_resources(stack):
+    creates = ("bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment")
+    for lid, res in stack.resources.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        text = json.dumps(stack.resolve(res["Properties"].get("Policies") or []))
+        assert any(c in text for c in creates) == (lid == "DeployModelFunction"), lid
+    teardown = stack.ref("ServingTeardownPolicy")
+    for lid in ("DeployModelFunction", "CompleteRunFunction", "StopRunFunction", "SweepRunsFunction"):
+        assert teardown in stack.resolve(stack.resources[lid]["Properties"]["Policies"]), lid
+    policy = json.dumps(stack.resolve(stack.resources["ServingTeardownPolicy"]["Properties"]))
+    assert "Create" not in policy and "bedrock:Delete" in policy

@@ -103,7 +103,7 @@ def test_objects_outside_incoming_are_not_routed(pipeline):
 
 def test_options_manifest_beside_the_data_changes_the_model(pipeline):
     manifest = {"base_model": "amazon.titan-text-express-v1", "hyperparameters": {"epochCount": "2"},
-                "split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "deployment": {"mode": "provisioned"}}
+                "split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "deployment": {"mode": "none"}}
     pipeline.upload("incoming/h.csv.options.json", json.dumps(manifest).encode())
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
     pipeline.run()

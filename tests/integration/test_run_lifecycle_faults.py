@@ -11,6 +11,7 @@ from tests.conftest import BAD_INPUTS, HEADLINES
 
 HEADLINES_CSV = (HEADLINES / "validation.csv").read_bytes()
 LEASE_LAPSED = 16  # minutes: the validator's lease is its 15-minute timeout plus a margin
+DEPLOYMENT_READY = 20  # minutes: the emulated on-demand deployment is Active after 10; the sweeper polls every 10
 
 
 def ours(pipeline, detail_type):
@@ -77,6 +78,17 @@ def to_failed(pipeline):
     pipeline.run()
 
 
+def to_deployed(pipeline):
+    to_trained(pipeline)
+    pipeline.advance(minutes=DEPLOYMENT_READY)
+
+
+def to_deployment_failed(pipeline):
+    pipeline.bedrock.serving.fail_next("on-demand")
+    to_trained(pipeline)
+    pipeline.advance(minutes=DEPLOYMENT_READY)
+
+
 def to_retry_requested(pipeline):
     pipeline.faults.die("s3.GetObject", when=lambda p: p["Key"] == "incoming/h.csv")
     to_validated(pipeline)
@@ -88,10 +100,26 @@ SCENARIOS = {
     "DatasetValidated": (to_validated, "TRAINING"),
     "DatasetRejected": (to_rejected, "REJECTED"),
     "CustomizationStarted": (to_validated, "TRAINING"),
-    "ModelTrained": (to_trained, "TRAINED"),
+    "ModelTrained": (to_trained, "DEPLOYING"),  # the deploy step claims the trained run
     "TrainingFailed": (to_failed, "TRAINING_FAILED"),
     "StepRetryRequested": (to_retry_requested, "TRAINING"),
+    "DeploymentStarted": (to_trained, "DEPLOYING"),
+    "ModelDeployed": (to_deployed, "COMPLETED"),
+    "RunCompleted": (to_deployed, "COMPLETED"),
+    "DeploymentFailed": (to_deployment_failed, "DEPLOYMENT_FAILED"),
 }
+
+
+def reached(run, final):
+    """The run reached `final` and, unless that is a failure, went on no worse (the sweeper's tick may move a
+    deploying run on to COMPLETED)."""
+    statuses = [t["status"] for t in run["timeline"]]
+    return final in statuses and (run["status"] == final or not run["status"].endswith(("FAILED", "REJECTED")))
+
+
+def nothing_paid_alive(pipeline):
+    return [r.name for r in pipeline.bedrock.serving.alive()] == [] or \
+        the_run(pipeline)["status"] in ("DEPLOYING", "DEPLOYED")
 
 
 @pytest.mark.parametrize("detail_type", sorted(SCENARIOS))
@@ -103,7 +131,8 @@ def test_one_failed_publish_of_any_event_is_repaired_and_announced_once(pipeline
     assert fault.hits == 1
     announced_once(pipeline, detail_type)
     run = the_run(pipeline)
-    assert run["status"] == final and pending(run) == [] and "outbox_state" not in run
+    assert reached(run, final) and pending(run) == [] and "outbox_state" not in run
+    assert nothing_paid_alive(pipeline)
 
 
 @pytest.mark.parametrize("detail_type", sorted(SCENARIOS))
@@ -117,7 +146,8 @@ def test_an_outage_outlasting_every_retry_still_ends_in_one_announcement(pipelin
     pipeline.tick()
     announced_once(pipeline, detail_type)
     run = the_run(pipeline)
-    assert run["status"] == final and pending(run) == []
+    assert reached(run, final) and pending(run) == []
+    assert nothing_paid_alive(pipeline)
 
 
 def test_a_failure_notification_is_sent_once_even_when_its_event_needs_a_retry(pipeline):
@@ -211,7 +241,8 @@ def test_a_start_that_always_dies_fails_the_run_and_leaves_no_job(pipeline):
 def test_a_status_handler_that_dies_before_announcing_the_model_announces_it_on_the_retry(pipeline):
     pipeline.faults.die("eventbridge.PutEvents", when=detail_type_is("ModelTrained"))
     to_trained(pipeline)
-    assert len(ours(pipeline, "ModelTrained")) == 1 and the_run(pipeline)["status"] == "TRAINED"
+    assert len(ours(pipeline, "ModelTrained")) == 1 and the_run(pipeline)["status"] == "DEPLOYING"
+    assert len(pipeline.bedrock.serving.history) == 1  # one deployment, whoever delivered the event
 
 
 def test_a_stop_that_dies_before_stopping_the_job_is_finished_by_its_retry(pipeline):
@@ -312,7 +343,7 @@ def test_one_run_whose_job_lookup_fails_does_not_stop_the_sweep_for_the_others(p
                          when=lambda p: p["jobIdentifier"] == broken)
     (sweep,) = pipeline.tick()
     assert {r["run_id"]: r["status"] for r in pipeline.ledger()} == {first["run_id"]: "TRAINING",
-                                                                      second["run_id"]: "TRAINED"}
+                                                                      second["run_id"]: "DEPLOYING"}
     assert [e["run_id"] for e in sweep.result["errors"]] == [first["run_id"]]
     assert len(ours(pipeline, "ModelTrained")) == 1
 
@@ -326,7 +357,7 @@ def test_an_unreadable_record_is_counted_and_the_sweep_goes_on(pipeline):
     (sweep,) = pipeline.tick()
     assert [e["run_id"] for e in sweep.result["errors"]] == ["garbage"]
     assert {r["run_id"]: r["status"] for r in pipeline.ledger() if r["run_id"] != "garbage"} == {
-        first["run_id"]: "TRAINING", second["run_id"]: "TRAINED"}
+        first["run_id"]: "TRAINING", second["run_id"]: "DEPLOYING"}
     assert sweep.result["waiting"]["TRAINING"] == 2  # the readable ones
 
 
@@ -360,7 +391,7 @@ def test_a_record_with_a_malformed_time_is_unreadable_and_the_sweep_goes_on(pipe
     (sweep,) = pipeline.tick()
     assert sweep.error is None and [e["run_id"] for e in sweep.result["errors"]] == [first["run_id"]]
     assert "not a UTC time" in sweep.result["errors"][0]["error"]
-    assert [r.get("status") for r in pipeline.ledger()] == [None, "TRAINED"]
+    assert [r.get("status") for r in pipeline.ledger()] == [None, "DEPLOYING"]
 
 
 @pytest.mark.parametrize("state", ["VALIDATING", "TRAINING_STARTING"])
@@ -430,7 +461,7 @@ def test_a_throttled_query_for_one_state_does_not_stop_the_sweep_of_the_others(p
     pipeline.faults.fail("dynamodb.Query", "ProvisionedThroughputExceededException", times=None,
                          when=lambda p: p["ExpressionAttributeValues"].get(":s") == {"S": "VALIDATING"})
     (sweep,) = pipeline.tick()
-    assert the_run(pipeline)["status"] == "TRAINED"
+    assert the_run(pipeline)["status"] == "DEPLOYING"  # trained, and its ModelTrained reached the deploy step
     assert [(e["run_id"], e["state"]) for e in sweep.result["errors"]] == [("*", "VALIDATING")]
 
 

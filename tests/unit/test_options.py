@@ -35,7 +35,7 @@ def test_another_model_drops_the_default_models_hyperparameters():
          "hyperparameters.epochCount: Input should be less than or equal to 5"),
         (b'{"hyperparameters": {"batchSize": 8}}', "hyperparameters.batchSize: Extra inputs"),
         (b'{"split": {"train": 0.5, "validation": 0.1, "test": 0.1}}', "split ratios must sum to 1"),
-        (b'{"base_model": "amazon.titan-text-lite-v1", "deployment": {"mode": "on-demand"}}', "not available"),
+        (b'{"base_model": "amazon.titan-text-lite-v1", "deployment": {"mode": "on-demand"}}', "not offered"),
         (b'{"labels": ["a"]}', "at least two distinct"),
     ],
 )
@@ -57,3 +57,36 @@ def test_hyperparameters_accept_api_strings_and_serialise_back_to_strings():
                              {"epochCount": "4", "learningRate": "0.00005"})
     assert isinstance(hp, NovaHyperparameters)
     assert hp.as_api_map() == {"epochCount": "4", "learningRate": "5e-05", "learningRateWarmupSteps": "10"}
+
+
+STACK = {"region": "us-east-1", "pt_hourly_usd": None, "cost_ceiling_usd": 100.0}
+
+
+@pytest.mark.parametrize(("model", "region", "mode"), [
+    ("amazon.nova-micro-v1:0:128k", "us-east-1", "on-demand"),  # AWS offers on-demand deployment there
+    ("amazon.nova-micro-v1:0:128k", "eu-west-1", "none"),  # not in that region
+    ("amazon.titan-text-express-v1", "us-east-1", "none"),  # not for that model anywhere
+    ("meta.llama3-3-70b-instruct-v1:0:128k", "us-west-2", "on-demand"),
+    ("meta.llama3-3-70b-instruct-v1:0:128k", "us-east-1", "none"),
+])
+def test_auto_deploys_on_demand_where_aws_offers_it_and_otherwise_not_at_all(model, region, mode):
+    options = resolve_options({"base_model": model}, None, "stack", STACK | {"region": region})
+    assert options.deployment.mode.value == mode
+
+
+def test_an_unsupported_mode_region_pair_is_refused_at_the_door_with_the_reason():
+    with pytest.raises(InvalidOptions, match="not offered for amazon.nova-micro-v1:0:128k in eu-west-1"):
+        resolve_options(DEFAULTS, b'{"deployment": {"mode": "on-demand"}}', "m.json", STACK | {"region": "eu-west-1"})
+
+
+def test_provisioned_throughput_is_refused_while_the_stack_does_not_know_its_price():
+    with pytest.raises(InvalidOptions, match="ProvisionedThroughputHourlyUsd"):
+        resolve_options(DEFAULTS, b'{"deployment": {"mode": "provisioned"}}', "m.json", STACK)
+    priced = resolve_options(DEFAULTS, b'{"deployment": {"mode": "provisioned"}}', "m.json",
+                             STACK | {"pt_hourly_usd": 20.0})
+    assert priced.deployment.mode.value == "provisioned"
+
+
+def test_a_run_may_lower_the_stacks_cost_ceiling_but_not_raise_it():
+    assert resolve_options(DEFAULTS, b'{"cost_ceiling_usd": 5}', "m.json", STACK).cost_ceiling_usd == 5
+    assert resolve_options(DEFAULTS, b'{"cost_ceiling_usd": 500}', "m.json", STACK).cost_ceiling_usd == 100

@@ -243,7 +243,7 @@ class StopRequestedDetail(BaseModel):
 class StepRetryRequestedDetail(_PipelineDetail):
     """The sweeper asks a step to try again: its lease lapsed (the step died) and no outcome was recorded."""
 
-    step: Literal["validate", "start_training"]
+    step: Literal["validate", "start_training", "deploy"]
     retry: int  # 1 for the first retry the sweeper asks for
     reason: str
 
@@ -279,9 +279,92 @@ class StepRetryRequested(EventBridgeEvent[StepRetryRequestedDetail]):
         return {"source": [cls.SOURCE], "detail-type": [cls.DETAIL_TYPE], "detail": {"step": [step]}}
 
 
+# --- deployment and the end of a run (ours) -------------------------------------------------------------
+
+
+class ServingRef(BaseModel):
+    """The paid serving resource of a run: a provisioned throughput or an on-demand custom model deployment."""
+
+    mode: Literal["provisioned", "on-demand"]
+    name: str
+    arn: str | None = None
+    deadline: str  # deleted by then, whatever happens (ISO time)
+
+
+class DeploymentStartedDetail(_PipelineDetail):
+    serving: ServingRef
+    custom_model_arn: str
+
+
+class DeploymentQueuedDetail(_PipelineDetail):
+    serving: ServingRef
+    reason: str
+
+
+class ModelDeployedDetail(_PipelineDetail):
+    """What an evaluation needs: the model to call, its base model, the held-out test split, the labels."""
+
+    serving: ServingRef
+    custom_model_arn: str
+    base_model: str
+    test_data_uri: str | None
+    labels: list[str] | None = None
+    options: dict[str, Any]
+
+
+class DeploymentFailedDetail(_PipelineDetail):
+    serving: ServingRef | None
+    reason: str
+
+
+class RunCompletedDetail(_PipelineDetail):
+    outcome: str  # what the run ended with, in words
+    custom_model_arn: str | None
+    serving_state: str  # deleted | none | kept
+    cost_usd: float | None
+    cost_unconfirmed: list[str] = []
+
+
+class RunStoppedDetail(_PipelineDetail):
+    requested_by: str | None
+    reason: str
+    serving_state: str
+
+
+class DeploymentStarted(EventBridgeEvent[DeploymentStartedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.deployment"
+    DETAIL_TYPE: ClassVar[str] = "DeploymentStarted"
+
+
+class DeploymentQueued(EventBridgeEvent[DeploymentQueuedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.deployment"
+    DETAIL_TYPE: ClassVar[str] = "DeploymentQueued"
+
+
+class ModelDeployed(EventBridgeEvent[ModelDeployedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.deployment"
+    DETAIL_TYPE: ClassVar[str] = "ModelDeployed"
+
+
+class DeploymentFailed(EventBridgeEvent[DeploymentFailedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.deployment"
+    DETAIL_TYPE: ClassVar[str] = "DeploymentFailed"
+
+
+class RunCompleted(EventBridgeEvent[RunCompletedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.teardown"
+    DETAIL_TYPE: ClassVar[str] = "RunCompleted"
+
+
+class RunStopped(EventBridgeEvent[RunStoppedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.teardown"
+    DETAIL_TYPE: ClassVar[str] = "RunStopped"
+
+
 PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (
     DatasetValidated, DatasetRejected, CustomizationStarted, ModelTrained, TrainingFailed, StopRequested,
-    StepRetryRequested,
+    StepRetryRequested, DeploymentStarted, DeploymentQueued, ModelDeployed, DeploymentFailed, RunCompleted,
+    RunStopped,
 )
 # what the pipeline itself emits (through the ledger's outbox), by detail-type
 EMITTED_EVENTS: dict[str, type[EventBridgeEvent[Any]]] = {

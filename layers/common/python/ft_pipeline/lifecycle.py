@@ -33,18 +33,19 @@ class RunState(StrEnum):
     TRAINED = "TRAINED"
     TRAINING_FAILED = "TRAINING_FAILED"
     TRAINING_STOPPED = "TRAINING_STOPPED"
-    # planned for the next steps (deploy, evaluate, import); no implemented transition reaches them yet
-    DEPLOYING = "DEPLOYING"
+    DEPLOYING = "DEPLOYING"  # intent recorded (the serving resource's name, mode, deadline); then created, polled
+    DEPLOYMENT_QUEUED = "DEPLOYMENT_QUEUED"  # the account's no-commitment PT limit is reached: waits for a free one
     DEPLOYED = "DEPLOYED"
     DEPLOYMENT_FAILED = "DEPLOYMENT_FAILED"
+    COMPLETED = "COMPLETED"
+    STOPPED = "STOPPED"  # a user stopped the run after training: whatever it created is deleted
+    # planned for the next steps (evaluate, import); no implemented transition reaches them yet
     EVALUATING = "EVALUATING"
     EVALUATED = "EVALUATED"
     EVALUATION_FAILED = "EVALUATION_FAILED"
     IMPORTING = "IMPORTING"
     IMPORTED = "IMPORTED"
     IMPORT_FAILED = "IMPORT_FAILED"
-    COMPLETED = "COMPLETED"
-    STOPPED = "STOPPED"
 
 
 class ServingState(StrEnum):
@@ -147,7 +148,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        why=f"the start died {MAX_ATTEMPTS} times and no job exists"),
     # --- the job's outcome (Bedrock's event, or the sweeper asking GetModelCustomizationJob) ---------------
     _t("training_completed", _TRAINING_IN_FLIGHT, S.TRAINED, Step.TRAINING_STATUS, "ModelTrained",
-       lease=LeaseChange.CLEAR, why="the job completed: custom model and loss curves recorded"),
+       lease=LeaseChange.TAKE, why="the job completed: custom model and loss curves recorded; the deploy step "
+                                   "now owes the run a claim"),
     _t("training_failed", _TRAINING_IN_FLIGHT | {S.STOPPING}, S.TRAINING_FAILED, Step.TRAINING_STATUS,
        "TrainingFailed", lease=LeaseChange.CLEAR, why="the job failed"),
     _t("training_stopped", _TRAINING_IN_FLIGHT | {S.STOPPING}, S.TRAINING_STOPPED, Step.TRAINING_STATUS,
@@ -164,11 +166,36 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("stopped_before_job_existed", {S.STOPPING}, S.TRAINING_STOPPED, Step.STOP, "TrainingFailed",
        guard=Guard.TAKEOVER, lease=LeaseChange.CLEAR, why="the stop landed mid-start and the start died "
                                                           "before creating the job"),
-    # --- planned: deploy, evaluate, tear down, import (the next issues) -------------------------------------
-    _t("deployment_started", {S.TRAINED}, S.DEPLOYING, Step.DEPLOY, "DeploymentStarted", planned=True),
-    _t("deployment_ready", {S.DEPLOYING}, S.DEPLOYED, Step.DEPLOY, "ModelDeployed", planned=True),
-    _t("deployment_failed", {S.DEPLOYING}, S.DEPLOYMENT_FAILED, Step.DEPLOY, "DeploymentFailed", planned=True),
-    _t("completed_without_deployment", {S.TRAINED}, S.COMPLETED, Step.DEPLOY, "RunCompleted", planned=True),
+    # --- deployment (ModelTrained) and teardown ---------------------------------------------------------------
+    _t("completed_without_deployment", {S.TRAINED}, S.COMPLETED, Step.DEPLOY, "RunCompleted",
+       lease=LeaseChange.CLEAR, why="deployment.mode none: the run ends at the trained model"),
+    _t("deployment_requested", {S.TRAINED}, S.DEPLOYING, Step.DEPLOY, "DeploymentStarted", lease=LeaseChange.TAKE,
+       why="name, mode and deadline recorded before the create call"),
+    _t("deployment_start_taken_over", {S.DEPLOYING}, S.DEPLOYING, Step.DEPLOY, guard=Guard.TAKEOVER,
+       lease=LeaseChange.TAKE, why="a retry takes over from a deploy that died before its resource existed"),
+    _t("deployment_start_released", {S.DEPLOYING}, S.DEPLOYING, Step.DEPLOY, guard=Guard.HOLDER,
+       lease=LeaseChange.TAKE, why="a create that failed gives its lease back for the retry"),
+    _t("deployment_created", {S.DEPLOYING}, S.DEPLOYING, Step.DEPLOY, lease=LeaseChange.CLEAR,
+       why="the resource exists (created now, or found by its name): the sweeper polls it"),
+    _t("deployment_queued", {S.DEPLOYING}, S.DEPLOYMENT_QUEUED, Step.DEPLOY, "DeploymentQueued",
+       lease=LeaseChange.CLEAR, why="the account's two no-commitment PTs are taken (deployment.on_pt_quota wait)"),
+    _t("deployment_dequeued", {S.DEPLOYMENT_QUEUED}, S.DEPLOYING, Step.SWEEP, "StepRetryRequested",
+       lease=LeaseChange.TAKE, why="a PT is free again"),
+    _t("deployment_redriven", {S.TRAINED}, S.TRAINED, Step.SWEEP, "StepRetryRequested", guard=Guard.TAKEOVER,
+       lease=LeaseChange.TAKE, why="ModelTrained never led to a deployment"),
+    _t("deployment_start_retried", {S.DEPLOYING}, S.DEPLOYING, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="the deploy died before its resource existed"),
+    _t("deployment_ready", {S.DEPLOYING}, S.DEPLOYED, Step.DEPLOY, "ModelDeployed", lease=LeaseChange.TAKE,
+       why="InService / Active; the next step owes the run a claim"),
+    _t("deployment_failed", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED}, S.DEPLOYMENT_FAILED, Step.DEPLOY,
+       "DeploymentFailed", lease=LeaseChange.CLEAR,
+       why="refused, Failed, past its deadline, never started, or the PT quota (on_pt_quota fail): what was "
+           "created is deleted"),
+    _t("run_completed", {S.DEPLOYED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", lease=LeaseChange.CLEAR,
+       why="the deployment is released per policy (no evaluation step yet: always deleted)"),
+    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED}, S.STOPPED, Step.STOP, "RunStopped",
+       lease=LeaseChange.CLEAR, why="a user's stop after training: what was created is deleted"),
+    # --- planned: evaluate, import (the next issues) ---------------------------------------------------------
     _t("import_started", {INITIAL}, S.IMPORTING, Step.IMPORT, "ImportStarted", planned=True),
     _t("import_completed", {S.IMPORTING}, S.IMPORTED, Step.IMPORT, "ModelImported", planned=True),
     _t("import_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", planned=True),
@@ -176,19 +203,19 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        planned=True),
     _t("evaluation_completed", {S.EVALUATING}, S.EVALUATED, Step.EVALUATE, "ModelEvaluated", planned=True),
     _t("evaluation_failed", {S.EVALUATING}, S.EVALUATION_FAILED, Step.EVALUATE, "EvaluationFailed", planned=True),
-    _t("run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", planned=True),
-    _t("run_stopped", {S.DEPLOYING, S.DEPLOYED, S.EVALUATING, S.IMPORTING}, S.STOPPED, Step.STOP, "RunStopped",
-       planned=True),
+    _t("evaluated_run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", planned=True),
 )}
 
-# the serving resource's own lifecycle (planned with the deploy step); every state but none/deleted bills
-SERVING_TRANSITIONS: tuple[tuple[ServingState, ServingState], ...] = (
-    (ServingState.NONE, ServingState.CREATING),
-    (ServingState.CREATING, ServingState.ACTIVE),
-    (ServingState.CREATING, ServingState.DELETING),  # failed, past its deadline, or the run stopped
-    (ServingState.ACTIVE, ServingState.DELETING),
-    (ServingState.DELETING, ServingState.DELETED),
-)
+# the serving resource's own lifecycle; every state but none/deleted may bill. Any write that sets
+# `serving.state` is conditioned on the current state being one of its sources (the ledger adds it).
+SERVING_TRANSITIONS: dict[ServingState, frozenset[ServingState]] = {  # target <- sources
+    ServingState.CREATING: frozenset({ServingState.NONE}),
+    ServingState.NONE: frozenset({ServingState.CREATING}),  # queued at the PT quota: nothing was created
+    ServingState.ACTIVE: frozenset({ServingState.CREATING}),
+    ServingState.DELETING: frozenset({ServingState.CREATING, ServingState.ACTIVE}),  # failed, deadline, stop, done
+    ServingState.DELETED: frozenset({ServingState.CREATING, ServingState.DELETING}),  # gone (or never created)
+}
+PAID_SERVING = frozenset({ServingState.CREATING, ServingState.ACTIVE, ServingState.DELETING})
 
 
 @dataclass(frozen=True)
@@ -217,6 +244,15 @@ WAITS: dict[RunState, Wait] = {
                      stuck_after=timedelta(days=5)),
     S.STOPPING: Wait("the Bedrock job to stop", ("Model Customization Job State Change",), swept=True,
                      stuck_after=timedelta(hours=2)),
+    S.TRAINED: Wait("the deploy step claiming the run", ("ModelTrained", "StepRetryRequested"), swept=True,
+                    stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
+    S.DEPLOYING: Wait("the serving resource: created, then InService / Active (polled; no event exists)",
+                      ("StepRetryRequested",), swept=True, stuck_after=timedelta(hours=3),
+                      retry_after=timedelta(minutes=5)),
+    S.DEPLOYMENT_QUEUED: Wait("a free no-commitment PT (the account allows two)", (), swept=True,
+                              stuck_after=timedelta(hours=24)),
+    S.DEPLOYED: Wait("the step after deployment (completing the run)", ("ModelDeployed",), swept=True,
+                     stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
 }
 
 

@@ -46,3 +46,25 @@ def job_name_prefix(prefix: str) -> str:
 def run_id_from_job_name(prefix: str, name: str) -> str | None:
     head = job_name_prefix(prefix)
     return name[len(head):] if name.startswith(head) else None
+
+
+# CreateProvisionedModelThroughput.provisionedModelName and CreateCustomModelDeployment.modelDeploymentName:
+# 1-63, ([0-9a-zA-Z][_-]?)+ (botocore, bedrock 2023-04-20). The run id and the stack's prefix make it ours.
+SERVING_KINDS = {"provisioned": "pt", "on-demand": "dep"}
+
+
+def serving_name(prefix: str, mode: str, run_id: str) -> str:
+    return _checked(f"{prefix}-{SERVING_KINDS[mode]}-{run_id}", CUSTOM_MODEL_NAME, "serving resource name")
+
+
+def serving_token(prefix: str, mode: str, run_id: str) -> str:
+    return hashlib.sha256(f"{prefix}/{run_id}/serving/{mode}".encode()).hexdigest()[:40]
+
+
+def run_id_from_serving_name(prefix: str, name: str) -> tuple[str, str] | None:
+    """(mode, run id) of one of this stack's serving resources, else None."""
+    for mode, kind in SERVING_KINDS.items():
+        head = f"{prefix}-{kind}-"
+        if name.startswith(head):
+            return mode, name[len(head):]
+    return None

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ft_pipeline.clock import Clock, clock
 from ft_pipeline.contracts import ObjectRef
-from ft_pipeline.lifecycle import RunState
+from ft_pipeline.lifecycle import RunState, ServingState
 from ft_pipeline.run_record import Lease, OutboxEvent, RunRecord
 from ft_pipeline.settings import TrainingSettings, ValidatorSettings
 
@@ -44,6 +44,27 @@ class PermanentJobError(RuntimeError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+class ServingSnapshot(BaseModel):
+    """What Get/List say of a provisioned throughput or a custom model deployment now."""
+
+    mode: str  # provisioned | on-demand
+    name: str
+    arn: str
+    status: str  # PT: Creating | InService | Updating | Failed; deployment: Creating | Active | Failed
+    model_arn: str | None = None
+    failure_message: str | None = None
+    created_at: str | None = None
+    committed: bool = False  # a PT with a commitment term (never ours: we only buy no-commitment)
+
+    @property
+    def ready(self) -> bool:
+        return self.status in ("InService", "Active")
+
+
+class ServingQuotaExceeded(RuntimeError):
+    """The account's limit (two no-commitment PTs) is reached."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,11 @@ class Ledger(Protocol):
         source states (or its guard does not hold): another caller got there first."""
         ...
 
+    def apply_serving(self, run_id: str, target: ServingState, *, changes: dict[str, Any] | None = None,
+                      note: str = "") -> RunRecord | None: ...
+
+    def record_cost(self, run_id: str, cost: dict[str, Any]) -> None: ...
+
     def mark_delivered(self, run_id: str, key: str, what: str) -> None: ...
 
     def settle_outbox(self, run_id: str, event_seq: int) -> None: ...
@@ -114,6 +140,30 @@ class BedrockJobs(Protocol):
         ...
 
 
+class BedrockServing(Protocol):
+    """Provisioned throughputs and custom model deployments: the resources that bill while they exist."""
+
+    def create(self, mode: str, name: str, model_arn: str, model_units: int, token: str,
+               tags: dict[str, str]) -> str:
+        """The new resource's ARN (the existing one's, for the same name). Raises ServingQuotaExceeded or
+        PermanentJobError for refusals a retry cannot fix."""
+        ...
+
+    def get(self, mode: str, name: str) -> ServingSnapshot | None: ...
+
+    def delete(self, mode: str, name: str) -> bool:
+        """Delete it; True once it is gone (including when it never existed)."""
+        ...
+
+    def list_ours(self, name_prefix: str) -> list[ServingSnapshot]: ...
+
+    def no_commitment_pts_in_use(self) -> int:
+        """This account's no-commitment PTs, whoever made them (the quota is per account)."""
+        ...
+
+    def delete_custom_model(self, model_arn: str) -> bool: ...
+
+
 class ObjectStore(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
     def open(self, bucket: str, key: str, version_id: str | None = None) -> Any: ...
@@ -138,7 +188,7 @@ class ValidatorDeps:
 
 @dataclass
 class TrainingDeps:
-    """The training-lifecycle steps (start, job status, stop) and the sweeper."""
+    """The run's steps after validation (start, job status, deploy, teardown, stop) and the sweeper."""
 
     settings: TrainingSettings
     bedrock: BedrockJobs
@@ -146,4 +196,5 @@ class TrainingDeps:
     publisher: Publisher
     notifier: Notifier
     store: ObjectStore
+    serving: BedrockServing | None = None
     clock: Clock = field(default_factory=clock)

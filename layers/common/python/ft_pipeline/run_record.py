@@ -107,6 +107,9 @@ class ModelSection(_Section):
     base_model: str | None = None
     custom_model_arn: str | None = None
     custom_model_name: str | None = None
+    # custom models bill storage monthly until deleted; the pipeline never deletes one unless asked to
+    storage_note: str | None = None
+    deleted_at: str | None = None
 
 
 class ServingSection(_Section):
@@ -116,7 +119,19 @@ class ServingSection(_Section):
     mode: str | None = None  # provisioned | on-demand
     name: str | None = None
     arn: str | None = None
-    deadline: str | None = None
+    model_units: int = 1
+    deadline: str | None = None  # deleted by then, whatever else happens
+    requested_at: str | None = None
+    created_at: str | None = None
+    active_at: str | None = None
+    deleting_at: str | None = None
+    deleted_at: str | None = None
+    reason: str | None = None  # why it was deleted (or queued)
+    keep: bool = False  # kept after the run (only when asked for and the quality gate passed)
+
+    @property
+    def paid(self) -> bool:
+        return self.state in (ServingState.CREATING, ServingState.ACTIVE, ServingState.DELETING)
 
 
 class EvaluationSection(_Section):
@@ -124,7 +139,13 @@ class EvaluationSection(_Section):
 
 
 class CostSection(_Section):
-    estimated_training_usd: float | None = None
+    estimated_training_usd: float | None = None  # the validator's estimate
+    serving_usd: float | None = None  # so far (None: the price is unknown)
+    serving_hours: float = 0.0
+    storage_usd_per_month: float | None = None
+    total_usd: float | None = None
+    unconfirmed: list[str] = Field(default_factory=list)  # prices AWS's pages do not state
+    as_of: str | None = None
 
 
 class StopSection(_Section):

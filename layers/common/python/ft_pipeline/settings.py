@@ -6,7 +6,9 @@ import json
 import os
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ft_pipeline.catalogue.prices import PriceTable
 
 
 class SettingsError(RuntimeError):
@@ -34,6 +36,19 @@ class _PipelineSettings(_EnvSettings):
     datasets_prefix: str = Field("datasets/", alias="DATASETS_PREFIX")
     ledger_table: str = Field(alias="LEDGER_TABLE")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
+    region: str = Field("us-east-1", alias="AWS_REGION")  # Lambda sets it
+    resource_prefix: str = Field(alias="RESOURCE_PREFIX", pattern=r"^[a-z0-9]{1,12}$")
+    cost_ceiling_usd: float | None = Field(None, alias="COST_CEILING_USD")
+    pt_hourly_usd: float | None = Field(None, alias="PT_HOURLY_USD")
+    storage_monthly_usd: float | None = Field(None, alias="MODEL_STORAGE_MONTHLY_USD")
+
+    @field_validator("cost_ceiling_usd", "pt_hourly_usd", "storage_monthly_usd", mode="before")
+    @classmethod
+    def _empty_is_unknown(cls, value: object) -> object:
+        return None if value in ("", "0", 0, None) else value  # a template parameter left empty (or 0)
+
+    def prices(self) -> PriceTable:
+        return PriceTable(pt_hourly_usd_per_unit=self.pt_hourly_usd, storage_monthly_usd=self.storage_monthly_usd)
 
 
 class ValidatorSettings(_PipelineSettings):
@@ -41,7 +56,8 @@ class ValidatorSettings(_PipelineSettings):
     default_base_model: str = Field("amazon.nova-micro-v1:0:128k", alias="DEFAULT_BASE_MODEL")
     default_hyperparameters: str = Field("{}", alias="DEFAULT_HYPERPARAMETERS")
     default_split: str = Field("0.8,0.1,0.1", alias="DEFAULT_SPLIT")
-    default_deployment_mode: str = Field("on-demand", alias="DEFAULT_DEPLOYMENT_MODE")
+    default_deployment_mode: str = Field("auto", alias="DEFAULT_DEPLOYMENT_MODE")
+    max_deployment_hours: float = Field(4.0, alias="MAX_DEPLOYMENT_HOURS", gt=0, le=72)
     default_evaluation_examples: int = Field(200, alias="DEFAULT_EVALUATION_EXAMPLES")
     work_dir: str = Field("/tmp", alias="WORK_DIR")
 
@@ -64,16 +80,19 @@ class ValidatorSettings(_PipelineSettings):
             "base_model": self.default_base_model,
             "hyperparameters": json.loads(self.default_hyperparameters or "{}"),
             "split": {"train": train, "validation": validation, "test": test},
-            "deployment": {"mode": self.default_deployment_mode},
+            "deployment": {"mode": self.default_deployment_mode, "max_hours": self.max_deployment_hours},
             "evaluation": {"max_examples": self.default_evaluation_examples},
         }
+
+    def deployment_context(self) -> dict[str, Any]:
+        """What the options' deployment gate needs to know of the stack."""
+        return {"region": self.region, "pt_hourly_usd": self.pt_hourly_usd, "cost_ceiling_usd": self.cost_ceiling_usd}
 
 
 class TrainingSettings(_PipelineSettings):
     """Environment of the training-lifecycle functions (start, job state change, reconciler, stop)."""
 
     output_prefix: str = Field("customization-output/", alias="CUSTOMIZATION_OUTPUT_PREFIX")
-    resource_prefix: str = Field(alias="RESOURCE_PREFIX", pattern=r"^[a-z0-9]{1,12}$")
     customization_role_arn: str = Field("", alias="CUSTOMIZATION_ROLE_ARN")
     notifications_topic_arn: str = Field("", alias="NOTIFICATIONS_TOPIC_ARN")
     custom_model_kms_key_arn: str = Field("", alias="CUSTOM_MODEL_KMS_KEY_ARN")

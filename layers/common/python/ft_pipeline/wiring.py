@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ft_pipeline.adapters.bedrock_customization import BedrockCustomization
+from ft_pipeline.adapters.bedrock_serving import BedrockServingApi
 from ft_pipeline.adapters.event_bus import EventBridgePublisher
 from ft_pipeline.adapters.ledger_table import LedgerTable
 from ft_pipeline.adapters.notifier import SnsNotifier
@@ -21,4 +22,5 @@ def training_deps() -> TrainingDeps:
     settings = TrainingSettings.from_env()
     return TrainingDeps(settings=settings, bedrock=BedrockCustomization(), ledger=LedgerTable(settings.ledger_table),
                         publisher=EventBridgePublisher(settings.event_bus_name),
-                        notifier=SnsNotifier(settings.notifications_topic_arn), store=S3ObjectStore())
+                        notifier=SnsNotifier(settings.notifications_topic_arn), store=S3ObjectStore(),
+                        serving=BedrockServingApi())

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ft_pipeline.adapters.clients import client
 from ft_pipeline.clock import Clock, clock, iso
 from ft_pipeline.contracts import ObjectRef
-from ft_pipeline.lifecycle import INITIAL, Guard, LeaseChange, RunState, transition
+from ft_pipeline.lifecycle import INITIAL, SERVING_TRANSITIONS, Guard, LeaseChange, RunState, ServingState, transition
 from ft_pipeline.ports import UnreadableRecord
 from ft_pipeline.run_record import SECTIONS, Lease, OutboxEvent, RunRecord
 
@@ -165,10 +165,51 @@ class LedgerTable:
                 expr.sets.append(f"{expr.name('outbox')} = {expr.value({})}")
 
         expr_condition = self._condition(expr, spec.sources, spec.guard, expected_lease, name)
+        if "serving.state" in (changes or {}):  # the serving resource's own lifecycle, in the same write
+            expr_condition = f"({expr_condition}) AND {self._serving_condition(expr, changes['serving.state'])}"
+        return self._update(run_id, expr, expr_condition)
+
+    @staticmethod
+    def _serving_condition(expr: _Expression, target: str) -> str:
+        sources = SERVING_TRANSITIONS.get(ServingState(target))
+        if sources is None:
+            raise ValueError(f"serving state {target!r} is not reached by any serving transition")
+        path = expr.name("serving.state")
+        condition = f"{path} IN ({', '.join(expr.value(s.value) for s in sorted(sources))})"
+        if ServingState.NONE in sources:  # a run that never had one has no serving.state yet
+            condition = f"(attribute_not_exists({path}) OR {condition})"
+        return condition
+
+    def apply_serving(self, run_id: str, target: ServingState, *, changes: dict[str, Any] | None = None,
+                      note: str = "") -> RunRecord | None:
+        """Move the run's serving resource along its own lifecycle, whatever the run's state (teardown happens
+        after a run ended too). None when its current serving state is not a source of `target`."""
+        at = self._now()
+        expr = _Expression()
+        updates = {"serving.state": target.value} | (changes or {})
+        for path, value in updates.items():
+            if path.split(".")[0] not in ("serving", "cost", "model"):
+                raise ValueError(f"{path}: a serving change sets serving, cost or model fields only")
+            expr.sets.append(f"{expr.name(path)} = {expr.value(value)}")
+        entry = {"at": at, "status": f"serving:{target.value}", "transition": f"serving_{target.value}",
+                 "note": note[:NOTE_LIMIT]}
+        timeline = expr.name("timeline")
+        expr.sets += [f"{timeline} = list_append({timeline}, {expr.value([entry])})",
+                      f"{expr.name('updated_at')} = {expr.value(at)}"]
+        condition = f"attribute_exists({expr.name(KEY)}) AND {self._serving_condition(expr, target.value)}"
+        return self._update(run_id, expr, condition)
+
+    def record_cost(self, run_id: str, cost: dict[str, Any]) -> None:
+        """The cost so far (the sweeper's accrual while a resource is alive); no timeline entry."""
+        expr = _Expression()
+        expr.sets.append(f"{expr.name('cost')} = {expr.value(cost)}")
+        self._update(run_id, expr, f"attribute_exists({expr.name(KEY)})")
+
+    def _update(self, run_id: str, expr: _Expression, condition: str) -> RunRecord | None:
         try:
             result = client("dynamodb").update_item(
                 TableName=self.table_name, Key=self._key(run_id), UpdateExpression=expr.update(),
-                ConditionExpression=expr_condition, ExpressionAttributeNames=expr.names,
+                ConditionExpression=condition, ExpressionAttributeNames=expr.names,
                 ExpressionAttributeValues=expr.values, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -194,7 +235,7 @@ class LedgerTable:
                 if guard is Guard.TAKEOVER:  # nobody renewed or took it since the caller read it
                     parts.append(f"{expr.name('lease.until')} = {expr.value(expected.until)}")
             alternatives.append(" AND ".join(parts))
-        return " OR ".join(f"({a})" for a in alternatives)
+        return alternatives[0] if len(alternatives) == 1 else " OR ".join(f"({a})" for a in alternatives)
 
     # -- the outbox ----------------------------------------------------------------------------------------------
 

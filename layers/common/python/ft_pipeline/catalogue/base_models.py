@@ -59,8 +59,17 @@ class BaseModel:
     chars_per_token: float = 4.0  # estimate used for limits and cost
     reserved_strings: tuple[str, ...] = ()
     price_per_1k_training_tokens_usd: float | None = None
-    supports_on_demand: bool = False  # CreateCustomModelDeployment
+    # CreateCustomModelDeployment: the regions AWS documents it in for this model (models customized on or
+    # after 2025-07-16; https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html)
+    on_demand_regions: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def supports_on_demand(self) -> bool:
+        return bool(self.on_demand_regions)
+
+    def on_demand_in(self, region: str) -> bool:
+        return region in self.on_demand_regions
 
     @property
     def short_id(self) -> str:
@@ -71,16 +80,20 @@ class BaseModel:
 
 _GB = 1 << 30
 _MB = 1 << 20
+_US_EAST_1 = ("us-east-1",)
 
 CATALOGUE: tuple[BaseModel, ...] = (
     BaseModel("amazon.nova-micro-v1:0:128k", Family.NOVA, OutputFormat.CONVERSATION_2024, 8, 20_000, None, 32_000,
-              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.001, supports_on_demand=True,
+              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.001,
+              on_demand_regions=_US_EAST_1,
               notes=("per-record token limit UNCONFIRMED (32k assumed)",)),
     BaseModel("amazon.nova-lite-v1:0:300k", Family.NOVA, OutputFormat.CONVERSATION_2024, 8, 20_000, None, 32_000,
-              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.002, supports_on_demand=True,
+              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.002,
+              on_demand_regions=_US_EAST_1,
               notes=("per-record token limit UNCONFIRMED (32k assumed)",)),
     BaseModel("amazon.nova-pro-v1:0:300k", Family.NOVA, OutputFormat.CONVERSATION_2024, 8, 20_000, None, 32_000,
-              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.008, supports_on_demand=True,
+              reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.008,
+              on_demand_regions=_US_EAST_1,
               notes=("per-record token limit UNCONFIRMED (32k assumed)",)),
     BaseModel("amazon.titan-text-express-v1:0:8k", Family.TITAN_TEXT, OutputFormat.PROMPT_COMPLETION, 1, 10_000, None,
               4_096, chars_per_token=6.0, price_per_1k_training_tokens_usd=0.008,
@@ -107,7 +120,8 @@ CATALOGUE: tuple[BaseModel, ...] = (
     BaseModel("meta.llama3-2-90b-instruct-v1:0:128k", Family.LLAMA_3_2, OutputFormat.CONVERSATION_2024, 100, 10_000,
               None, 10_000, notes=("price UNCONFIRMED",)),
     BaseModel("meta.llama3-3-70b-instruct-v1:0:128k", Family.LLAMA_3_3, OutputFormat.CONVERSATION_2024, 100, 10_000,
-              None, 16_000, supports_on_demand=True, notes=("limits assumed equal to Llama 3.2", "price UNCONFIRMED")),
+              None, 16_000, on_demand_regions=("us-west-2",),
+              notes=("limits assumed equal to Llama 3.2", "price UNCONFIRMED")),
     BaseModel("cohere.command-text-v14:7:4k", Family.COHERE_COMMAND, OutputFormat.PROMPT_COMPLETION, 1, 11_000, 1_000,
               6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0, max_training_records=10_000,
               price_per_1k_training_tokens_usd=0.004),

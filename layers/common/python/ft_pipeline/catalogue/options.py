@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Self
 
 from pydantic import BaseModel as PydanticModel
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ft_pipeline.catalogue.base_models import BaseModel, UnknownBaseModel, resolve_base_model
 from ft_pipeline.catalogue.hyperparameters import hyperparameters_for
@@ -44,15 +44,25 @@ class SplitRatios(_Strict):
 
 
 class DeploymentMode(StrEnum):
-    PROVISIONED = "provisioned"  # Provisioned Throughput, no commitment
-    ON_DEMAND = "on-demand"  # CreateCustomModelDeployment (supported models only)
+    AUTO = "auto"  # on-demand where AWS offers it for the model in the stack's region, otherwise none
+    PROVISIONED = "provisioned"  # Provisioned Throughput, no commitment: an explicit opt-in, billed by the hour
+    ON_DEMAND = "on-demand"  # CreateCustomModelDeployment (supported models and regions only), no hourly charge
     NONE = "none"  # train only
 
 
+class QuotaPolicy(StrEnum):
+    WAIT = "wait"  # at the account's no-commitment PT limit (2): queue until one is free, up to max_queue_hours
+    FAIL = "fail"
+
+
 class DeploymentOptions(_Strict):
-    mode: DeploymentMode = DeploymentMode.PROVISIONED
+    mode: DeploymentMode = DeploymentMode.AUTO
     model_units: int = Field(1, ge=1, le=1)  # no-commitment PT is 1 MU
-    max_hours: float = Field(4.0, gt=0, le=72)  # teardown deadline, whatever happens
+    max_hours: float = Field(4.0, gt=0, le=72, description="maximum lifetime: deleted then, whatever happens")
+    keep_after_evaluation: bool = Field(False, description="keep it if the evaluation's quality gate passed")
+    on_pt_quota: QuotaPolicy = QuotaPolicy.WAIT
+    max_queue_hours: float = Field(6.0, gt=0, le=72)
+    delete_custom_model_on_gate_failure: bool = False  # custom models bill storage monthly
 
 
 class EvaluationOptions(_Strict):
@@ -82,6 +92,8 @@ class DatasetOptions(_Strict):
     max_rejected_fraction: float = Field(0.1, ge=0, le=1, description="reject the dataset above this share")
     max_records: int | None = Field(None, ge=1, description="raised 'Sum of training and validation records' quota")
     seed: str = Field("", max_length=64, description="changes the split assignment deterministically")
+    cost_ceiling_usd: float | None = Field(None, gt=0, le=1_000_000,
+                                           description="refuse the run above this estimate; delete a PT at it")
 
     @field_validator("base_model")
     @classmethod
@@ -102,16 +114,36 @@ class DatasetOptions(_Strict):
         return cleaned
 
     @model_validator(mode="after")
-    def _fits_model(self) -> Self:
+    def _fits_model(self, info: ValidationInfo) -> Self:
         model = self.model
         try:
             hyperparameters_for(model.family, self.hyperparameters)
         except ValidationError as exc:
             problems = "; ".join(f"hyperparameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"{problems} (for {model.family.value} models)") from None
-        if self.deployment.mode is DeploymentMode.ON_DEMAND and not model.supports_on_demand:
-            raise ValueError(f"deployment.mode 'on-demand' (the stack default unless the manifest sets one) is not "
-                             f"available for {model.model_id}; set deployment.mode to 'provisioned' or 'none'")
+        return self._fits_region(info)
+
+    def _fits_region(self, info: ValidationInfo) -> Self:
+        """With the stack's context (its region, the PT price): resolve `auto`, refuse what AWS would."""
+        context = info.context or {}
+        region = context.get("region")
+        model, mode = self.model, self.deployment.mode
+        if mode is DeploymentMode.AUTO and region is not None:  # without a region (a unit test) it stays auto
+            mode = DeploymentMode.ON_DEMAND if model.on_demand_in(region) else DeploymentMode.NONE
+            self.deployment.mode = mode
+        offered_here = model.on_demand_in(region) if region else model.supports_on_demand
+        if mode is DeploymentMode.ON_DEMAND and not offered_here:
+            offered = ", ".join(model.on_demand_regions) or "no region"
+            where = f" in {region}" if region else ""
+            raise ValueError(f"deployment.mode 'on-demand' is not offered for {model.model_id}{where} (AWS documents "
+                             f"it in {offered}); set deployment.mode to 'provisioned', 'none' or 'auto'")
+        if mode is DeploymentMode.PROVISIONED and "pt_hourly_usd" in context and context["pt_hourly_usd"] is None:
+            raise ValueError("deployment.mode 'provisioned' bills by the hour, and this stack does not know the price "
+                             "(set its ProvisionedThroughputHourlyUsd parameter to what the Bedrock console shows), "
+                             "so its cost could not be bounded; use 'on-demand', 'auto' or 'none'")
+        ceiling = context.get("cost_ceiling_usd")
+        if ceiling is not None and (self.cost_ceiling_usd is None or self.cost_ceiling_usd > ceiling):
+            self.cost_ceiling_usd = ceiling  # a run may lower the stack's ceiling, never raise it
         return self
 
     @property
@@ -140,8 +172,10 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
-def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: str) -> DatasetOptions:
-    """Stack defaults overridden by a manifest. Errors name `source` and the failing field."""
+def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: str,
+                    context: dict[str, Any] | None = None) -> DatasetOptions:
+    """Stack defaults overridden by a manifest. Errors name `source` and the failing field. `context`: what the
+    stack knows (`region`, `pt_hourly_usd`, `cost_ceiling_usd`) for the deployment gate."""
     override: dict[str, Any] = {}
     if manifest is not None:
         try:
@@ -154,7 +188,7 @@ def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: st
             # hyperparameters from the stack default belong to the default model's family
             defaults = {k: v for k, v in defaults.items() if k != "hyperparameters"}
     try:
-        return DatasetOptions.model_validate(_deep_merge(defaults, override))
+        return DatasetOptions.model_validate(_deep_merge(defaults, override), context=context)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()

@@ -51,6 +51,10 @@ class CostEstimate(PydanticModel):
     usd: float | None
     price_source: str
     note: str = "estimate: tokens are counted as characters / chars_per_token; the bill counts real tokens"
+    deployment_mode: str | None = None
+    deployment_usd_max: float | None = Field(None, description="serving for the whole maximum lifetime")
+    total_usd_max: float | None = None
+    ceiling_usd: float | None = None
 
 
 class ValidationReport(PydanticModel):

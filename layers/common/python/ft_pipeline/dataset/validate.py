@@ -25,6 +25,7 @@ from pydantic_core import from_json
 
 from ft_pipeline.catalogue.base_models import PRICE_SOURCE, BaseModel, Family, OutputFormat
 from ft_pipeline.catalogue.options import DatasetOptions
+from ft_pipeline.catalogue.prices import PriceTable
 from ft_pipeline.dataset.formatters import RENDERERS, labelled_to_example
 from ft_pipeline.dataset.reader import Container, DatasetUnreadable, OpenedDataset, open_dataset
 from ft_pipeline.dataset.records import (
@@ -306,7 +307,7 @@ class _SplitWriter:
 
 
 def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: DatasetOptions,
-                     out_dir: Path) -> ValidationReport:
+                     out_dir: Path, prices: PriceTable | None = None) -> ValidationReport:
     """Stream `source`, write the outputs to `out_dir` and return the report (also written as report.json)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = options.model
@@ -315,7 +316,7 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
                               options=options.model_dump(mode="json"))
     with jsonlines.open(out_dir / "rejected.jsonl", mode="w", dumps=_dumps, flush=False) as rejected:
         try:
-            _validate_into(source, name, options, model, out_dir, report, rejected)
+            _validate_into(source, name, options, model, out_dir, report, rejected, prices or PriceTable())
         except DatasetUnreadable as exc:
             report.reject(str(exc))
     report.accounting_balanced = report.counts.balanced
@@ -329,7 +330,7 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
 
 
 def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: BaseModel, out_dir: Path,
-                   report: ValidationReport, rejected: jsonlines.Writer) -> None:
+                   report: ValidationReport, rejected: jsonlines.Writer, prices: PriceTable) -> None:
     opened = open_dataset(source, name)
     report.input.container, report.input.gzip, report.input.bom = opened.container.value, opened.gzip, opened.bom
     counts = _Tally()  # plain counters in the hot loop; copied into the report at the end
@@ -475,10 +476,11 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
     chars = lengths.summary()
     report.lengths = {"characters": chars, "estimated_tokens": {
         k: (None if v is None else round(v / limits.cpt) + 1) for k, v in chars.items()}}
-    _judge(report, options, model, label_totals)
+    _judge(report, options, model, label_totals, prices)
 
 
-def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, label_totals: dict[str, int]) -> None:
+def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, label_totals: dict[str, int],
+           prices: PriceTable) -> None:
     """Whole-dataset rules, after every record has been seen."""
     counts = report.counts
     train, validation = report.splits["train"], report.splits["validation"]
@@ -510,11 +512,22 @@ def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, 
     epochs = options.epochs
     price = model.price_per_1k_training_tokens_usd
     total = train.estimated_tokens * epochs
+    training_usd = round(total / 1000 * price, 4) if price is not None else None
+    deployment = options.deployment
+    serving_max = prices.serving_usd(deployment.mode.value, deployment.model_units, deployment.max_hours)
+    total_max = None if training_usd is None or serving_max is None else round(training_usd + serving_max, 4)
     report.estimated_cost = CostEstimate(
         training_tokens_per_epoch=train.estimated_tokens, epochs=epochs, training_tokens_total=total,
-        price_per_1k_tokens_usd=price, usd=round(total / 1000 * price, 4) if price is not None else None,
+        price_per_1k_tokens_usd=price, usd=training_usd,
         price_source=PRICE_SOURCE if price is not None else "no published price in the table for this model",
+        deployment_mode=deployment.mode.value, deployment_usd_max=serving_max, total_usd_max=total_max,
+        ceiling_usd=options.cost_ceiling_usd,
     )
+    ceiling = options.cost_ceiling_usd
+    if ceiling is not None and total_max is not None and total_max > ceiling:
+        report.reject(f"the estimated cost ${total_max:,.2f} (training ${training_usd:,.2f} + serving up to "
+                      f"${serving_max:,.2f} for {deployment.max_hours:g} h) is over the cost ceiling "
+                      f"${ceiling:,.2f} (cost_ceiling_usd / CostCeilingUsd); nothing was started")
 
 
 def _warn(report: ValidationReport, label_totals: dict[str, int]) -> None:

@@ -12,11 +12,13 @@ Bedrock's Stopped state then ends the run through the job-status path.
 from __future__ import annotations
 
 from ft_pipeline.clock import iso
+from ft_pipeline.contracts import RunStopped, RunStoppedDetail
 from ft_pipeline.lifecycle import TRANSITIONS, RunState
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import StepOutcome, TrainingDeps
 from ft_pipeline.run_record import RunRecord
-from ft_pipeline.steps.outbox import deliver_pending
+from ft_pipeline.steps.outbox import deliver_pending, new_event
+from ft_pipeline.steps.teardown import release_or_leave_to_sweeper
 from ft_pipeline.steps.training_events import training_failed_event
 from ft_pipeline.steps.training_status import apply_job_state
 
@@ -45,12 +47,28 @@ def stop_run(run_id: str, requested_by: str | None, deps: TrainingDeps) -> StepO
             sent = deps.bedrock.stop_job(record.training.job_name or "")
             return StepOutcome(action="stopping", run_id=run_id,
                                detail="stop sent" if sent else "no job yet: the start stops it when it exists")
+        if record.status in TRANSITIONS["run_stopped"].sources:
+            return _stop_after_training(record, requested_by, stop, deps)
         if record.status is RunState.STOPPING:
             deps.bedrock.stop_job(record.training.job_name or "")  # again: idempotent
             return StepOutcome(action="stopping", run_id=run_id, detail="already stopping")
         deliver_pending(record, deps)
         return StepOutcome(action="nothing-to-stop", run_id=run_id, detail=f"run is {record.status}")
     return StepOutcome(action="retry", run_id=run_id, detail="the run kept moving; the next delivery tries again")
+
+
+def _stop_after_training(record: RunRecord, requested_by: str | None, stop: dict, deps: TrainingDeps) -> StepOutcome:
+    reason = f"stopped{' by ' + requested_by if requested_by else ''} while {record.status}"
+    event = new_event(RunStopped, RunStoppedDetail(run_id=record.run_id, source=record.source,
+                                                   requested_by=requested_by, reason=reason,
+                                                   serving_state=record.serving.state.value))
+    stopped = deps.ledger.apply(record.run_id, "run_stopped", event=event, changes=stop, note=reason)
+    if stopped is None:
+        return StepOutcome(action="retry", run_id=record.run_id, detail="the run moved meanwhile")
+    metrics.add_metric(name="RunsStopped", unit="Count", value=1)
+    stopped = release_or_leave_to_sweeper(stopped, deps, reason)
+    deliver_pending(stopped, deps)
+    return StepOutcome(action="stopped", run_id=record.run_id, detail=f"serving {stopped.serving.state}")
 
 
 def look(record: RunRecord, deps: TrainingDeps) -> StepOutcome:

@@ -23,12 +23,13 @@ from ft_pipeline.contracts import (
     StepRetryRequested,
     StepRetryRequestedDetail,
 )
-from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, Step
+from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, ServingState, Step
 from ft_pipeline.observability import logger, metrics, record_gauge
 from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
 from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
-from ft_pipeline.steps import start_training, stop_run, training_status
+from ft_pipeline.steps import deploy_model, start_training, stop_run, teardown, training_status
 from ft_pipeline.steps.outbox import deliver_pending, new_event
+from ft_pipeline.steps.teardown import InventoryReport
 from ft_pipeline.steps.training_events import training_failed_event
 
 # a live step delivers its own events within a second; the sweeper leaves them that long before it steps in
@@ -47,6 +48,7 @@ class SweepReport(BaseModel):
     stuck: dict[str, list[str]] = Field(default_factory=dict)  # run ids past their state's `stuck_after`
     actions: list[StepOutcome] = Field(default_factory=list)
     events_delivered: int = 0
+    serving: InventoryReport = Field(default_factory=InventoryReport)  # every paid resource of this stack
     errors: list[SweepError] = Field(default_factory=list)
 
     @property
@@ -123,12 +125,39 @@ def _training_starting(record: RunRecord, deps: TrainingDeps, now: datetime) -> 
     return _retry_or_give_up(record, deps, now, Step.START_TRAINING, "training_start_retried", _fail_abandoned_start)
 
 
+def _give_up_deployment(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    return deploy_model.fail(record, deps, f"the deployment could not be started in {attempts} attempts"
+                                           f"{_last_failure(record)}")
+
+
+def _trained(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    return _retry_or_give_up(record, deps, now, Step.DEPLOY, "deployment_redriven", _give_up_deployment)
+
+
+def _deploying(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    answer = deploy_model.look(record, deps, now)
+    if answer is not None:
+        return answer
+    return _retry_or_give_up(record, deps, now, Step.DEPLOY, "deployment_start_retried", _give_up_deployment)
+
+
+def _deployed(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    released = record.serving.state in (ServingState.DELETING, ServingState.DELETED)  # its lifetime or ceiling
+    if not released and record.lease is not None and not record.lease.lapsed(now):
+        return StepOutcome(action="waiting", run_id=record.run_id, detail=f"until {record.lease.until}")
+    return teardown.complete_run(record, deps)  # ModelDeployed's handler never came: the sweeper completes it
+
+
 SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutcome]] = {
     RunState.VALIDATING: _validating,
     RunState.VALIDATED: _validated,
     RunState.TRAINING_STARTING: _training_starting,
     RunState.TRAINING: lambda record, deps, now: training_status.look(record, deps),
     RunState.STOPPING: lambda record, deps, now: stop_run.look(record, deps),
+    RunState.TRAINED: _trained,
+    RunState.DEPLOYING: _deploying,
+    RunState.DEPLOYMENT_QUEUED: deploy_model.look_queued,
+    RunState.DEPLOYED: _deployed,
 }
 
 
@@ -149,6 +178,11 @@ def sweep(deps: TrainingDeps) -> SweepReport:
                 _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
     except Exception as exc:  # noqa: BLE001 - the index query itself: the rest of the sweep is done already
         _failed(report, "*", "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
+    if deps.serving is not None:  # last: whatever the passes above released is gone by now
+        try:
+            report.serving = teardown.sweep_serving(deps)
+        except Exception as exc:  # noqa: BLE001 - listing failed (throttled): the next period tries again
+            _failed(report, "*", "serving", f"{type(exc).__name__}: {str(exc)[:300]}")
 
     for state, count in report.waiting.items():
         record_gauge("RunsWaiting", count, "Count", state=state)
@@ -156,6 +190,8 @@ def sweep(deps: TrainingDeps) -> SweepReport:
         record_gauge("RunsStuck", len(report.stuck.get(state, [])), "Count", state=state)
     record_gauge("RunsStuck", sum(len(ids) for ids in report.stuck.values()), "Count")  # the alarm's metric
     record_gauge("SweepErrors", len(report.errors), "Count")
+    record_gauge("PaidResources", sum(1 for r in report.serving.resources if r.action != "deleted"), "Count")
+    record_gauge("PaidResourcesOverdue", report.serving.overdue, "Count")  # the alarm's metric
     record_gauge("EventsRedelivered", report.events_delivered, "Count")
     if report.stuck:
         logger.warning("runs waiting longer than their state allows", extra={"stuck": report.stuck})

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 from ft_pipeline.clock import iso
 from ft_pipeline.contracts import ModelTrained, ModelTrainedDetail, TrainingMetricsSummary
-from ft_pipeline.lifecycle import TRANSITIONS, RunState
+from ft_pipeline.lifecycle import TRANSITIONS, WAITS, RunState
 from ft_pipeline.naming import run_id_from_job_name
 from ft_pipeline.observability import metrics
 from ft_pipeline.ports import JobSnapshot, StepOutcome, TrainingDeps
-from ft_pipeline.run_record import RunRecord
+from ft_pipeline.run_record import Lease, RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 from ft_pipeline.steps.training_events import training_failed_event
 
@@ -77,7 +78,11 @@ def apply_job_state(record: RunRecord, job: JobSnapshot, deps: TrainingDeps, tri
         note = job.failure_message or f"job {job.status.lower()}"
         changes["training.failure_message"] = note
         event = training_failed_event(record, job.job_arn, job.status, note)  # type: ignore[arg-type]
-    applied = deps.ledger.apply(run_id, name, changes=changes, event=event, note=f"{note} (seen by {trigger})")
+    # a trained run is owed a claim by the deploy step; the sweeper asks again if it never comes
+    lease = Lease(owner="deploy", until=iso(deps.clock.now() + (WAITS[RunState.TRAINED].retry_after
+                                                                or timedelta(minutes=15))))
+    applied = deps.ledger.apply(run_id, name, changes=changes, event=event, note=f"{note} (seen by {trigger})",
+                                lease=lease if name == "training_completed" else None)
     if applied is None:
         current = deps.ledger.get(run_id)
         if current is not None and current.status in _MAY_FINISH and current.status is not record.status:

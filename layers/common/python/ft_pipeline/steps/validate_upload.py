@@ -149,7 +149,7 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
     try:
         try:
             manifest = deps.store.read_small(source.bucket, manifest_key)
-            options = resolve_options(settings.option_defaults(), manifest, manifest_uri)
+            options = resolve_options(settings.option_defaults(), manifest, manifest_uri, settings.deployment_context())
         except (InvalidOptions, ValueError) as exc:
             report = ValidationReport(dataset_id=run_id, source=source.uri, base_model="(invalid options)",
                                       family="unknown", output_format="unknown")
@@ -158,7 +158,8 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
         else:
             body = deps.store.open(source.bucket, source.key, source.version_id)
             try:
-                report = validate_dataset(body, name=source.uri, dataset_id=run_id, options=options, out_dir=work)
+                report = validate_dataset(body, name=source.uri, dataset_id=run_id, options=options, out_dir=work,
+                                          prices=settings.prices())
             finally:
                 close = getattr(body, "close", None)
                 if close:

@@ -1,0 +1,217 @@
+"""Teardown: nothing paid is left running, whatever path a run took.
+
+Two mechanisms, so that no single fault leaves a resource alive:
+- the steps release the serving resource as soon as they are done with it (a failed or stopped deployment, a
+  completed run), recording deleting → deleted and the cost;
+- every period, the sweeper lists this stack's provisioned throughputs and deployments (by name prefix) and
+  deletes each one no run needs any more: its run ended, was stopped, passed its maximum lifetime or its cost
+  ceiling, or no ledger record owns it at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ft_pipeline.catalogue.prices import hours_between, summarise
+from ft_pipeline.clock import iso, parse_iso
+from ft_pipeline.contracts import RunCompleted, RunCompletedDetail
+from ft_pipeline.lifecycle import RunState, ServingState
+from ft_pipeline.naming import run_id_from_serving_name
+from ft_pipeline.observability import logger, metrics
+from ft_pipeline.ports import ServingSnapshot, StepOutcome, TrainingDeps
+from ft_pipeline.run_record import RunRecord
+from ft_pipeline.steps.outbox import deliver_pending, new_event
+
+# the run states that still use their serving resource (the evaluation step adds its own next)
+_IN_USE = {RunState.DEPLOYING, RunState.DEPLOYED}
+# no run may keep a resource longer (DeploymentOptions.max_hours' upper bound): deleted then, whatever the ledger says
+ABSOLUTE_MAX_LIFETIME = timedelta(hours=72)
+
+
+def cost_so_far(record: RunRecord, deps: TrainingDeps, until: datetime) -> dict:
+    """The run's cost now: the training estimate, serving hours × price (billing from creation to deletion)."""
+    serving = record.serving
+    start = serving.created_at or serving.active_at
+    end = parse_iso(serving.deleted_at) if serving.deleted_at else until
+    hours = hours_between(parse_iso(start), end) if start else 0.0
+    summary = summarise(record.cost.estimated_training_usd, serving.mode, serving.model_units, hours,
+                        record.model.custom_model_arn is not None and record.model.deleted_at is None,
+                        deps.settings.prices())
+    return {"estimated_training_usd": record.cost.estimated_training_usd, "serving_usd": summary.serving_usd,
+            "serving_hours": summary.serving_hours, "storage_usd_per_month": summary.storage_usd_per_month,
+            "total_usd": summary.total_usd, "unconfirmed": summary.unconfirmed, "as_of": iso(until)}
+
+
+def release_serving(record: RunRecord, deps: TrainingDeps, reason: str) -> RunRecord:
+    """Delete the run's serving resource, if it has one, and record deleting → deleted with the final cost.
+    Idempotent; a delete AWS has not finished is confirmed by the next call (the sweeper's)."""
+    serving = record.serving
+    if serving.state in (ServingState.NONE, ServingState.DELETED) or not serving.name or serving.mode is None:
+        return record
+    assert deps.serving is not None
+    now = deps.clock.now()
+    if serving.state is not ServingState.DELETING:
+        moved = deps.ledger.apply_serving(record.run_id, ServingState.DELETING, note=reason,
+                                          changes={"serving.deleting_at": iso(now), "serving.reason": reason})
+        record = moved or deps.ledger.get(record.run_id) or record
+        if record.serving.state is not ServingState.DELETING:
+            return record  # another caller got there first
+    if not deps.serving.delete(serving.mode, serving.name):
+        logger.info("delete asked; not gone yet", extra={"resource": serving.name})
+        return record
+    deleted_at = iso(now)
+    cost = cost_so_far(record.model_copy(update={"serving": record.serving.model_copy(
+        update={"deleted_at": deleted_at})}), deps, now)
+    done = deps.ledger.apply_serving(record.run_id, ServingState.DELETED, note=f"deleted: {reason}",
+                                     changes={"serving.deleted_at": deleted_at, "cost": cost})
+    if done is not None:
+        metrics.add_metric(name="ServingResourcesDeleted", unit="Count", value=1)
+    return done or deps.ledger.get(record.run_id) or record
+
+
+def release_or_leave_to_sweeper(record: RunRecord, deps: TrainingDeps, reason: str) -> RunRecord:
+    """release_serving for a step whose own transition is already recorded: a failed delete (throttled, still
+    creating) must not fail the step; the sweeper's inventory deletes the resource, its run no longer needs it."""
+    try:
+        return release_serving(record, deps, reason)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("teardown failed; the sweeper will delete it",
+                       extra={"run_id": record.run_id, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+        return deps.ledger.get(record.run_id) or record
+
+
+def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None = None) -> StepOutcome:
+    """DEPLOYED → COMPLETED. The deployment is kept only when asked for and the quality gate passed; there is no
+    evaluation step yet, so no gate has passed, and it is deleted."""
+    if record.serving.state is ServingState.DELETED:  # released already: its lifetime, its ceiling, a retry
+        reason = f"run completed; its deployment was released: {record.serving.reason or 'deleted'}"
+    else:
+        reason = "run completed: the deployment is not kept (no evaluation has passed a quality gate)"
+    record = release_or_leave_to_sweeper(record, deps, reason)
+    serving_state = record.serving.state.value
+    cost = cost_so_far(record, deps, deps.clock.now())
+    event = new_event(RunCompleted, RunCompletedDetail(
+        run_id=record.run_id, source=record.source, outcome="trained and deployed; deployment released",
+        custom_model_arn=record.model.custom_model_arn, serving_state=serving_state, cost_usd=cost["total_usd"],
+        cost_unconfirmed=cost["unconfirmed"]), resources=[record.model.custom_model_arn or ""])
+    done = deps.ledger.apply(record.run_id, "run_completed", event=event, changes={"cost": cost}, note=reason)
+    if done is None:
+        deliver_pending(deps.ledger.get(record.run_id), deps, trigger_event_id)
+        return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved on")
+    metrics.add_metric(name="RunsCompleted", unit="Count", value=1)
+    deliver_pending(done, deps, trigger_event_id)
+    return StepOutcome(action="completed", run_id=record.run_id, detail=f"serving {serving_state}")
+
+
+def handle_model_deployed(run_id: str, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
+    record = deps.ledger.get(run_id)
+    if record is None:
+        return StepOutcome(action="ignored", run_id=run_id, detail="no ledger record")
+    if record.status is not RunState.DEPLOYED:
+        deliver_pending(record, deps, trigger_event_id)
+        return StepOutcome(action="duplicate", run_id=run_id, detail=f"run is {record.status}")
+    return complete_run(record, deps, trigger_event_id)
+
+
+# --- the sweeper's inventory ------------------------------------------------------------------------------
+
+
+class ServingVerdict(BaseModel):
+    name: str
+    run_id: str | None
+    status: str
+    action: str  # kept | deleted | deleting | error
+    reason: str
+    overdue: bool = False  # alive past its run's deadline (or an orphan): the alarm's metric counts these
+
+
+class InventoryReport(BaseModel):
+    resources: list[ServingVerdict] = Field(default_factory=list)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for r in self.resources if r.overdue and r.action != "deleted")
+
+
+def _needed(record: RunRecord | None, snapshot: ServingSnapshot, now: datetime, deps: TrainingDeps
+            ) -> tuple[bool, str]:
+    if record is None:
+        return False, "no ledger record owns it"
+    serving = record.serving
+    if serving.name != snapshot.name:
+        return False, "its run records another serving resource"
+    if record.stop is not None:
+        return False, "its run was stopped"
+    if serving.deadline and parse_iso(serving.deadline) <= now:
+        return False, f"past its maximum lifetime ({serving.deadline})"
+    ceiling = _ceiling(record)
+    total = cost_so_far(record, deps, now)["total_usd"]
+    if ceiling is not None and total is not None and total >= ceiling:
+        return False, f"its run's cost ${total:,.2f} reached the ceiling ${ceiling:,.2f}"
+    if record.status in _IN_USE or (record.status is RunState.COMPLETED and serving.keep):
+        return True, f"in use ({record.status})"
+    return False, f"its run is {record.status}"
+
+
+def _ceiling(record: RunRecord) -> float | None:
+    value = record.options.get("cost_ceiling_usd")
+    return float(value) if value is not None else None
+
+
+def sweep_serving(deps: TrainingDeps) -> InventoryReport:
+    """Every serving resource of this stack: kept while a run needs it, deleted otherwise. One resource's trouble
+    (a throttled delete, an unreadable record) is reported and never stops the others."""
+    assert deps.serving is not None
+    now, report = deps.clock.now(), InventoryReport()
+    for snapshot in deps.serving.list_ours(f"{deps.settings.resource_prefix}-"):
+        parsed = run_id_from_serving_name(deps.settings.resource_prefix, snapshot.name)
+        if parsed is None:
+            continue
+        try:
+            report.resources.append(_judge_one(snapshot, parsed[1], deps, now))
+        except Exception as exc:  # noqa: BLE001
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+            logger.error("could not judge a serving resource", extra={"resource": snapshot.name, "error": error})
+            report.resources.append(ServingVerdict(name=snapshot.name, run_id=parsed[1], status=snapshot.status,
+                                                   action="error", reason=error, overdue=_past_any_lifetime(
+                                                       snapshot, now)))
+    return report
+
+
+def _past_any_lifetime(snapshot: ServingSnapshot, now: datetime) -> bool:
+    return snapshot.created_at is not None and now - parse_iso(_utc(snapshot.created_at)) > ABSOLUTE_MAX_LIFETIME
+
+
+def _utc(value: str) -> str:
+    """Bedrock's times arrive as ISO strings with an offset; the clock's parser wants `Z`."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return iso(parsed.astimezone(UTC))
+
+
+def _judge_one(snapshot: ServingSnapshot, run_id: str, deps: TrainingDeps, now: datetime) -> ServingVerdict:
+    try:
+        record = deps.ledger.get(run_id)
+    except ValidationError:  # a corrupt record cannot show that it needs the resource: the backstop decides
+        record, keep, reason = None, not _past_any_lifetime(snapshot, now), "its run's record is unreadable"
+        if keep:
+            return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action="kept",
+                                  reason=f"{reason}; kept until {ABSOLUTE_MAX_LIFETIME} after its creation")
+    else:
+        keep, reason = _needed(record, snapshot, now, deps)
+        if keep and _past_any_lifetime(snapshot, now):
+            keep, reason = False, f"older than any run may keep one ({ABSOLUTE_MAX_LIFETIME})"
+    deadline = record.serving.deadline if record is not None else None
+    overdue = record is None or (deadline is not None and parse_iso(deadline) <= now)
+    if keep:
+        deps.ledger.record_cost(run_id, cost_so_far(record, deps, now))  # type: ignore[arg-type]
+        return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action="kept",
+                              reason=reason)
+    logger.warning("deleting a serving resource no run needs", extra={"resource": snapshot.name, "reason": reason})
+    if record is not None and record.serving.name == snapshot.name:
+        gone = release_serving(record, deps, reason).serving.state is ServingState.DELETED
+    else:
+        gone = deps.serving.delete(snapshot.mode, snapshot.name)  # type: ignore[union-attr]
+    return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status,
+                          action="deleted" if gone else "deleting", reason=reason, overdue=overdue)
