@@ -62,7 +62,7 @@ class ServingResource:
 _OPERATIONS = ("create_provisioned_model_throughput", "get_provisioned_model_throughput",
                "list_provisioned_model_throughputs", "delete_provisioned_model_throughput",
                "create_custom_model_deployment", "get_custom_model_deployment", "list_custom_model_deployments",
-               "delete_custom_model_deployment")
+               "delete_custom_model_deployment", "list_tags_for_resource")
 _active: ServingEmulator | None = None
 
 
@@ -244,9 +244,19 @@ def _delete_deployment(self: BedrockResponse) -> str:
     return "{}"
 
 
+def _list_tags(self: BedrockResponse) -> str:
+    """ListTagsForResource: the emulated resources' tags; moto's own answer for everything else."""
+    arn = json.loads(self.body).get("resourceARN", "")
+    for resource in _emulator().history:
+        if resource.arn == arn and resource.deleted_at is None:
+            return json.dumps({"tags": resource.tags})
+    return _emulator()._saved["list_tags_for_resource"](self)
+
+
 _RESPONDERS = {
     "create_provisioned_model_throughput": _create_pt, "get_provisioned_model_throughput": _get_pt,
     "list_provisioned_model_throughputs": _list_pts, "delete_provisioned_model_throughput": _delete_pt,
     "create_custom_model_deployment": _create_deployment, "get_custom_model_deployment": _get_deployment,
     "list_custom_model_deployments": _list_deployments, "delete_custom_model_deployment": _delete_deployment,
+    "list_tags_for_resource": _list_tags,
 }

@@ -69,8 +69,26 @@ def _redeliver_model_deployed(pipeline: LocalPipeline) -> None:
 
 
 def _orphan(pipeline: LocalPipeline) -> None:
-    pipeline.client("bedrock").create_custom_model_deployment(modelDeploymentName="ftp-dep-orphan-0123456789",
-                                                              modelArn=FOREIGN_MODEL)
+    """What a crashed run of this stack could leave: named and tagged as the deploy step does, no ledger record."""
+    pipeline.client("bedrock").create_custom_model_deployment(
+        modelDeploymentName="ftp-dep-orphan-0123456789", modelArn=FOREIGN_MODEL,
+        tags=[{"key": "pipeline", "value": pipeline.stack.stack_name}, {"key": "run-id", "value": "orphan-0123456789"}])
+
+
+def _stop_racing_create_then_die(pipeline: LocalPipeline) -> None:
+    pipeline.faults.call("bedrock.CreateCustomModelDeployment", lambda _: _stop(pipeline))
+    pipeline.faults.die("bedrock.CreateCustomModelDeployment", after=True)
+
+
+def _other_stack_same_prefix(pipeline: LocalPipeline) -> None:
+    pipeline.client("bedrock").create_custom_model_deployment(
+        modelDeploymentName="ftp-dep-prodrun-0123456789", modelArn=FOREIGN_MODEL,
+        tags=[{"key": "pipeline", "value": "ft-pipeline-prod"}, {"key": "run-id", "value": "prodrun-0123456789"}])
+
+
+def _queue_then_free_late(pipeline: LocalPipeline) -> None:
+    pipeline.advance(hours=2)
+    pipeline.client("bedrock").delete_provisioned_model_throughput(provisionedModelId="team-a-pt")
 
 
 def _slow_provisioned(pipeline: LocalPipeline) -> None:
@@ -113,7 +131,16 @@ SCENARIOS = [
     Scenario("stop-during-deployment", "the user stops the run while its deployment is Creating", after=_stop),
     Scenario("stop-racing-the-create", "the stop lands just before the create call",
              before=lambda p: p.faults.call("bedrock.CreateCustomModelDeployment", lambda _: _stop(p))),
-    Scenario("orphan", "a deployment named like ours that no run owns", before=_orphan),
+    Scenario("created-after-teardown", "a stop lands mid-create and the deploy dies before recording the resource",
+             before=_stop_racing_create_then_die),
+    Scenario("on-demand-quota", "Bedrock refuses the deployment with ServiceQuotaExceededException",
+             before=lambda p: p.faults.fail("bedrock.CreateCustomModelDeployment", "ServiceQuotaExceededException",
+                                            times=None)),
+    Scenario("queued-past-lifetime", "queued 2 h with a 1 h lifetime: starts with a fresh one", before=_foreign_pts,
+             after=_queue_then_free_late, manifest={"deployment": {"mode": "provisioned", "max_hours": 1}}),
+    Scenario("orphan", "a deployment named and tagged like ours that no run owns", before=_orphan),
+    Scenario("other-stack-same-prefix", "another stack's deployment with the same prefix (left alone)",
+             before=_other_stack_same_prefix),
     Scenario("cost-ceiling", "a slow PT billing past its run's $5 ceiling", before=_slow_provisioned,
              after=_lower_ceiling, manifest=PROVISIONED),
 ]
@@ -132,17 +159,21 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         pipeline.run()
         scenario.after(pipeline)
         pipeline.advance(seconds=RUN_ON.total_seconds())
-        serving, prefix = pipeline.bedrock.serving, f"{pipeline.stack.parameters['ResourcePrefix']}-"
-        ours = [r.name for r in serving.alive() if r.name.startswith(prefix)]
+        serving, stack = pipeline.bedrock.serving, pipeline.stack.stack_name
+
+        def mine(resource: Any) -> bool:  # what this stack made: its pipeline tag, whatever the name
+            return {"key": "pipeline", "value": stack} in resource.tags
+
+        ours = [r.name for r in serving.alive() if mine(r)]
         runs = pipeline.ledger()
         return {
             "scenario": scenario.name, "what": scenario.what,
             "status": ",".join(r.get("status", "?") for r in runs) or "-",
-            "created": sum(1 for r in serving.history if r.name.startswith(prefix)),
+            "created": sum(1 for r in serving.history if mine(r)),
             "alive": ours, "others_alive": [r.name for r in serving.alive() if r.name not in ours],
             "pt_hours": round(sum(r.model_units * ((r.deleted_at or pipeline.clock.now()) - r.created_at)
                                   .total_seconds() / 3600 for r in serving.history
-                                  if r.mode == "provisioned" and r.name.startswith(prefix)), 3),
+                                  if r.mode == "provisioned" and mine(r)), 3),
             "invocation_failures": len(pipeline.failures),
         }
 
@@ -154,13 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [s for s in SCENARIOS if args.scenario in s.name]
     started, results = time.perf_counter(), []
-    print(f"{'scenario':<24} {'run status':<18} {'created':>7} {'alive':>5} {'PT h':>6} {'serving $':>9}  what")
+    print(f"{'scenario':<24} {'run status':<18} {'created':>7} {'alive':>5} {'others':>6} {'PT h':>6} {'serving $':>9}"
+          "  what   (created, alive: this stack's, by its pipeline tag; others: not its own, left alone)")
     for scenario in chosen:
         result = run_scenario(scenario)
         result["serving_usd"] = round(result["pt_hours"] * PT_PRICE, 2)
         results.append(result)
         print(f"{result['scenario']:<24} {result['status']:<18} {result['created']:>7} {len(result['alive']):>5} "
-              f"{result['pt_hours']:>6.2f} {result['serving_usd']:>9.2f}  {result['what']}"
+              f"{len(result['others_alive']):>6} {result['pt_hours']:>6.2f} {result['serving_usd']:>9.2f}  "
+              f"{result['what']}"
               + (f"  (still alive: {result['alive']})" if result["alive"] else ""))
     left = [r for r in results if r["alive"]]
     print(f"\n{len(results)} scenarios in {time.perf_counter() - started:.0f}s; each ran {RUN_ON} on after training "

@@ -331,12 +331,15 @@ def test_the_quota_answer_from_bedrock_itself_queues_the_run():
 # --- the inventory: what no run owns ------------------------------------------------------------------------------
 
 
+OURS = [{"key": "pipeline", "value": "ftp-local"}]  # the harness's stack name: what the deploy step tags
+
+
 def test_a_paid_resource_of_this_stack_that_no_run_owns_is_deleted_and_others_are_left_alone(pipeline):
     bedrock = pipeline.client("bedrock")
     model = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/x"
-    bedrock.create_custom_model_deployment(modelDeploymentName="ftp-dep-ghost-0123456789", modelArn=model)
+    bedrock.create_custom_model_deployment(modelDeploymentName="ftp-dep-ghost-0123456789", modelArn=model, tags=OURS)
     bedrock.create_provisioned_model_throughput(provisionedModelName="ftp-pt-ghost-0123456789", modelUnits=1,
-                                                modelId=model)
+                                                modelId=model, tags=OURS)
     bedrock.create_custom_model_deployment(modelDeploymentName="someone-elses", modelArn=model)
     (sweep,) = pipeline.tick()
     assert alive(pipeline) == ["someone-elses"]
@@ -345,12 +348,92 @@ def test_a_paid_resource_of_this_stack_that_no_run_owns_is_deleted_and_others_ar
     assert all(v["action"] == "deleted" and v["reason"] == "no ledger record owns it" for v in verdicts.values())
 
 
+def test_another_stack_with_the_same_prefix_keeps_its_resources(pipeline):
+    """Found by a hostile review: a dev and a prod stack in one account, both with the default prefix."""
+    name = "ftp-dep-prodrun-0123456789"
+    pipeline.client("bedrock").create_custom_model_deployment(
+        modelDeploymentName=name, modelArn="arn:aws:bedrock:us-east-1:123456789012:custom-model/m/prod",
+        tags=[{"key": "pipeline", "value": "ft-pipeline-prod"}, {"key": "run-id", "value": "prodrun-0123456789"}])
+    (sweep,) = pipeline.tick()
+    (verdict,) = sweep.result["serving"]["resources"]
+    assert alive(pipeline) == [name] and verdict["action"] == "ignored" and "ft-pipeline-prod" in verdict["reason"]
+
+
+# --- found by a hostile review ---------------------------------------------------------------------------------
+
+
+def stop_when_created(pipeline):
+    pipeline.faults.call("bedrock.CreateCustomModelDeployment", lambda p: stop(pipeline, the_run(pipeline)["run_id"]))
+
+
+def test_a_resource_created_after_its_runs_teardown_is_deleted_by_the_sweeper(pipeline):
+    stop_when_created(pipeline)
+    pipeline.faults.die("bedrock.CreateCustomModelDeployment", after=True)  # and the deploy dies before recording
+    trained(pipeline)
+    run = the_run(pipeline)
+    assert run["status"] == "STOPPED" and run["serving"]["state"] == "deleted" and len(alive(pipeline)) == 1
+    (sweep,) = pipeline.tick()
+    assert alive(pipeline) == []
+    (verdict,) = sweep.result["serving"]["resources"]
+    assert verdict["action"] == "deleted" and the_run(pipeline)["serving"]["state"] == "deleted"
+    notes = [t["note"] for t in the_run(pipeline)["timeline"] if t["transition"] == "serving_deleting"]
+    assert any("found alive after its run's teardown" in n for n in notes)
+
+
+def test_a_delete_refused_while_creating_is_retried_until_it_is_gone(pipeline):
+    stop_when_created(pipeline)
+    pipeline.faults.fail("bedrock.DeleteCustomModelDeployment", "ConflictException", times=1)
+    trained(pipeline)
+    pipeline.tick()
+    assert the_run(pipeline)["status"] == "STOPPED" and alive(pipeline) == []
+
+
+def test_a_deployment_quota_for_on_demand_fails_the_run_instead_of_queueing_it(pipeline):
+    pipeline.faults.fail("bedrock.CreateCustomModelDeployment", "ServiceQuotaExceededException", times=None)
+    trained(pipeline)
+    run = the_run(pipeline)
+    assert run["status"] == "DEPLOYMENT_FAILED" and "quota for custom model deployments" in run["serving"]["reason"]
+    pipeline.advance(hours=1)
+    assert the_run(pipeline)["status"] == "DEPLOYMENT_FAILED" and len(ours(pipeline, "DeploymentQueued")) == 0
+
+
+def test_a_run_queued_past_its_lifetime_gets_a_fresh_one_when_it_starts():
+    with LocalPipeline(parameter_overrides=PT_PRICED) as pipeline:
+        foreign_pt(pipeline, "team-a-pt")
+        foreign_pt(pipeline, "team-b-pt")
+        trained(pipeline, {"deployment": {"mode": "provisioned", "max_hours": 1, "max_queue_hours": 6}})
+        pipeline.advance(hours=2)
+        pipeline.client("bedrock").delete_provisioned_model_throughput(provisionedModelId="team-a-pt")
+        pipeline.advance(minutes=50)
+        run = the_run(pipeline)
+        assert run["status"] == "COMPLETED", run["serving"]
+        assert alive(pipeline) == ["team-b-pt"]
+
+
+def test_the_queue_time_counts_from_the_first_queueing_even_when_the_run_is_requeued():
+    with LocalPipeline(parameter_overrides=PT_PRICED) as pipeline:
+        foreign_pt(pipeline, "team-a-pt")
+        foreign_pt(pipeline, "team-b-pt")
+        run = trained(pipeline, {"deployment": {"mode": "provisioned", "max_queue_hours": 1}})
+        first = run["serving"]["queued_since"]
+        # another PT is freed and taken again at once (another team): the run is dequeued, then requeued
+        pipeline.client("bedrock").delete_provisioned_model_throughput(provisionedModelId="team-a-pt")
+        pipeline.faults.call("bedrock.CreateProvisionedModelThroughput", lambda p: foreign_pt(pipeline, "team-c-pt"))
+        pipeline.advance(minutes=20)
+        run = the_run(pipeline)
+        assert run["status"] == "DEPLOYMENT_QUEUED" and run["serving"]["queued_since"] == first
+        assert len(ours(pipeline, "DeploymentQueued")) == 2
+        pipeline.advance(minutes=50)
+        assert the_run(pipeline)["status"] == "DEPLOYMENT_FAILED"
+        assert sorted(alive(pipeline)) == ["team-b-pt", "team-c-pt"]
+
+
 def test_a_resource_whose_run_record_is_unreadable_is_kept_only_until_no_run_could_keep_it(pipeline):
     name = "ftp-dep-broken-0123456789"
     pipeline.client("dynamodb").put_item(TableName=pipeline.resource_name("LedgerTable"), Item={
         "dataset_id": {"S": "broken-0123456789"}, "status": {"S": "DEPLOYED"}, "timeline": {"S": "not a list"}})
     pipeline.client("bedrock").create_custom_model_deployment(
-        modelDeploymentName=name, modelArn="arn:aws:bedrock:us-east-1:123456789012:custom-model/m/x")
+        modelDeploymentName=name, modelArn="arn:aws:bedrock:us-east-1:123456789012:custom-model/m/x", tags=OURS)
     (sweep,) = pipeline.tick()
     (verdict,) = sweep.result["serving"]["resources"]
     assert verdict["action"] == "kept" and "unreadable" in verdict["reason"] and alive(pipeline) == [name]

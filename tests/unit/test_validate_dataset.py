@@ -222,3 +222,20 @@ def test_colons_alone_are_not_reserved(validate):
     records = [conversation(f"Time: 10:{i:02d}. Note: fine", f"Re: answer {i}") for i in range(40)]
     report, _ = validate(jsonl(records))
     assert report.counts.rejected == 0
+
+
+def test_a_ceiling_is_enforced_on_the_known_costs_when_the_training_price_is_unknown(tmp_path):
+    """Found by a hostile review: Llama's training price is unpublished, which used to skip the ceiling."""
+    import io
+
+    from ft_pipeline.catalogue.options import DatasetOptions
+    from ft_pipeline.catalogue.prices import PriceTable
+    from ft_pipeline.dataset.validate import validate_dataset
+
+    options = DatasetOptions(base_model="meta.llama3-3-70b-instruct-v1:0:128k", cost_ceiling_usd=50,
+                             deployment={"mode": "provisioned", "max_hours": 4})
+    report = validate_dataset(io.BytesIO((HEADLINES / "validation.csv").read_bytes()), name="h.csv",
+                              dataset_id="d", options=options, out_dir=tmp_path / "out",
+                              prices=PriceTable(pt_hourly_usd_per_unit=20.0))
+    assert report.status is DatasetStatus.REJECTED
+    assert any("$80.00 (training unknown (no published price) + serving up to $80.00" in r for r in report.reasons)

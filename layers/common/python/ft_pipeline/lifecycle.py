@@ -212,7 +212,8 @@ SERVING_TRANSITIONS: dict[ServingState, frozenset[ServingState]] = {  # target <
     ServingState.CREATING: frozenset({ServingState.NONE}),
     ServingState.NONE: frozenset({ServingState.CREATING}),  # queued at the PT quota: nothing was created
     ServingState.ACTIVE: frozenset({ServingState.CREATING}),
-    ServingState.DELETING: frozenset({ServingState.CREATING, ServingState.ACTIVE}),  # failed, deadline, stop, done
+    # failed, deadline, stop, done; or found alive after it was recorded deleted (created after its teardown)
+    ServingState.DELETING: frozenset({ServingState.CREATING, ServingState.ACTIVE, ServingState.DELETED}),
     ServingState.DELETED: frozenset({ServingState.CREATING, ServingState.DELETING}),  # gone (or never created)
 }
 PAID_SERVING = frozenset({ServingState.CREATING, ServingState.ACTIVE, ServingState.DELETING})

@@ -53,6 +53,13 @@ def run_id_from_job_name(prefix: str, name: str) -> str | None:
 SERVING_KINDS = {"provisioned": "pt", "on-demand": "dep"}
 
 
+PIPELINE_TAG = "pipeline"  # every resource we create carries it: the stack that made it
+
+
+def pipeline_tag(stack_name: str, prefix: str) -> str:
+    return stack_name or prefix
+
+
 def serving_name(prefix: str, mode: str, run_id: str) -> str:
     return _checked(f"{prefix}-{SERVING_KINDS[mode]}-{run_id}", CUSTOM_MODEL_NAME, "serving resource name")
 

@@ -157,6 +157,10 @@ class BedrockServing(Protocol):
 
     def list_ours(self, name_prefix: str) -> list[ServingSnapshot]: ...
 
+    def tags(self, arn: str) -> dict[str, str]:
+        """The resource's tags (the inventory checks which stack made a resource no run of its own owns)."""
+        ...
+
     def no_commitment_pts_in_use(self) -> int:
         """This account's no-commitment PTs, whoever made them (the quota is per account)."""
         ...

@@ -127,6 +127,7 @@ class ServingSection(_Section):
     deleting_at: str | None = None
     deleted_at: str | None = None
     reason: str | None = None  # why it was deleted (or queued)
+    queued_since: str | None = None  # first queued at the PT quota: the queue time counts from here, once
     keep: bool = False  # kept after the run (only when asked for and the quality gate passed)
 
     @property

@@ -59,7 +59,9 @@ class BedrockServingApi:
             code = _code(exc)
             if code == "ServiceQuotaExceededException":
                 raise ServingQuotaExceeded(exc.response.get("Error", {}).get("Message", code)) from None
-            if code in ("ConflictException", "ResourceInUseException"):  # ours, from an earlier attempt
+            # the name is the run's own: whatever error a name clash is reported as, an existing resource of
+            # that name is ours, from an earlier attempt (the model declares no ConflictException for creates)
+            if code not in ("ThrottlingException", "InternalServerException"):
                 existing = self.get(mode, name)
                 if existing is not None:
                     return existing.arn
@@ -100,6 +102,10 @@ class BedrockServingApi:
                     break
                 kwargs["nextToken"] = page["nextToken"]
         return found
+
+    def tags(self, arn: str) -> dict[str, str]:
+        answer = client("bedrock").list_tags_for_resource(resourceARN=arn)
+        return {t["key"]: t["value"] for t in answer.get("tags", [])}
 
     def no_commitment_pts_in_use(self) -> int:
         count, kwargs = 0, {"maxResults": 100}

@@ -524,9 +524,11 @@ def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, 
         ceiling_usd=options.cost_ceiling_usd,
     )
     ceiling = options.cost_ceiling_usd
-    if ceiling is not None and total_max is not None and total_max > ceiling:
-        report.reject(f"the estimated cost ${total_max:,.2f} (training ${training_usd:,.2f} + serving up to "
-                      f"${serving_max:,.2f} for {deployment.max_hours:g} h) is over the cost ceiling "
+    known = sum(v for v in (training_usd, serving_max) if v is not None)  # a part with no known price counts 0
+    if ceiling is not None and known > ceiling:
+        training = f"${training_usd:,.2f}" if training_usd is not None else "unknown (no published price)"
+        report.reject(f"the estimated cost ${known:,.2f} (training {training} + serving up to "
+                      f"${serving_max or 0:,.2f} for {deployment.max_hours:g} h) is over the cost ceiling "
                       f"${ceiling:,.2f} (cost_ceiling_usd / CostCeilingUsd); nothing was started")
 
 

@@ -33,7 +33,7 @@ from ft_pipeline.contracts import (
     StepRetryRequestedDetail,
 )
 from ft_pipeline.lifecycle import WAITS, RunState, ServingState
-from ft_pipeline.naming import serving_name, serving_token
+from ft_pipeline.naming import PIPELINE_TAG, pipeline_tag, serving_name, serving_token
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import PermanentJobError, ServingQuotaExceeded, StepOutcome, TrainingDeps
 from ft_pipeline.run_record import SWEEPER, Lease, Notification, RunRecord
@@ -112,13 +112,17 @@ def _create(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None)
     assert deps.serving is not None
     serving, prefix = record.serving, deps.settings.resource_prefix
     mode, name = serving.mode or "", serving.name or ""
+    if serving.deadline and parse_iso(serving.deadline) <= deps.clock.now() and deps.serving.get(mode, name) is None:
+        return fail(record, deps, f"its deadline {serving.deadline} passed before {name} was created; nothing was "
+                                  "bought", trigger_event_id)
     try:
         if mode == DeploymentMode.PROVISIONED.value and deps.serving.get(mode, name) is None \
                 and deps.serving.no_commitment_pts_in_use() >= PT_LIMIT:
             raise ServingQuotaExceeded(f"the account already has {PT_LIMIT} no-commitment provisioned throughputs")
         arn = deps.serving.create(mode, name, record.model.custom_model_arn or "", serving.model_units,
                                   serving_token(prefix, mode, record.run_id),
-                                  {"run-id": record.run_id, "pipeline": deps.settings.stack_name or prefix})
+                                  {"run-id": record.run_id,
+                                   PIPELINE_TAG: pipeline_tag(deps.settings.stack_name, prefix)})
     except ServingQuotaExceeded as exc:
         return _at_quota(record, deps, str(exc), trigger_event_id)
     except PermanentJobError as exc:
@@ -129,14 +133,15 @@ def _create(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None)
         deps.ledger.apply(record.run_id, "deployment_start_released", lease=released, expected_lease=record.lease,
                           note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
         raise
-    return record_created(record, arn, deps, "deploy", trigger_event_id)
+    return record_created(record, arn, iso(deps.clock.now()), deps, "deploy", trigger_event_id)
 
 
-def record_created(record: RunRecord, arn: str, deps: TrainingDeps, seen_by: str,
+def record_created(record: RunRecord, arn: str, created_at: str, deps: TrainingDeps, seen_by: str,
                    trigger_event_id: str | None = None) -> StepOutcome:
-    """The resource exists: record it, or, if the run moved on meanwhile (a stop, a failure), delete it."""
+    """The resource exists: record it (with Bedrock's creation time when the sweeper found it: billing starts
+    then), or, if the run moved on meanwhile (a stop, a failure), delete it."""
     created = deps.ledger.apply(record.run_id, "deployment_created", note=f"{record.serving.name} exists ({seen_by})",
-                                changes={"serving.arn": arn, "serving.created_at": iso(deps.clock.now())})
+                                changes={"serving.arn": arn, "serving.created_at": created_at})
     if created is None:
         current = deps.ledger.get(record.run_id) or record
         if current.status is not RunState.DEPLOYING:
@@ -156,15 +161,20 @@ def record_created(record: RunRecord, arn: str, deps: TrainingDeps, seen_by: str
 
 
 def _at_quota(record: RunRecord, deps: TrainingDeps, reason: str, trigger_event_id: str | None) -> StepOutcome:
+    if record.serving.mode != DeploymentMode.PROVISIONED.value:  # only the PT limit frees up on its own
+        return fail(record, deps, f"Bedrock's quota for custom model deployments is reached: {reason}",
+                    trigger_event_id)
     policy = QuotaPolicy((record.options.get("deployment") or {}).get("on_pt_quota", QuotaPolicy.WAIT))
     if policy is QuotaPolicy.FAIL:
         return fail(record, deps, f"{reason} (deployment.on_pt_quota is 'fail')", trigger_event_id)
     hours = float((record.options.get("deployment") or {}).get("max_queue_hours", 6.0))
-    why = f"queued: {reason}; it starts when one is deleted, or fails after {hours:g} h"
+    since = record.serving.queued_since or iso(deps.clock.now())  # a re-queue keeps the first time
+    why = f"queued: {reason}; it starts when one is deleted, or fails {hours:g} h after {since}"
     event = new_event(DeploymentQueued, DeploymentQueuedDetail(run_id=record.run_id, source=record.source,
                                                                serving=_ref(record), reason=why))
     queued = deps.ledger.apply(record.run_id, "deployment_queued", event=event, note=why,
-                               changes={"serving.state": ServingState.NONE.value, "serving.reason": why})
+                               changes={"serving.state": ServingState.NONE.value, "serving.reason": why,
+                                        "serving.queued_since": since})
     deliver_pending(queued, deps, trigger_event_id)
     return StepOutcome(action="queued" if queued else "duplicate", run_id=record.run_id, detail=why)
 
@@ -219,7 +229,8 @@ def look(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome | 
             return StepOutcome(action="waiting", run_id=record.run_id, detail="the deploy may still create it")
         return None
     if serving.arn is None:  # the deploy created it and died before recording it
-        outcome = record_created(record, snapshot.arn, deps, "sweeper")
+        outcome = record_created(record, snapshot.arn, iso(parse_iso(snapshot.created_at)) if snapshot.created_at
+                                 else iso(now), deps, "sweeper")
         record = deps.ledger.get(record.run_id) or record
         if record.status is not RunState.DEPLOYING:
             return outcome
@@ -252,8 +263,9 @@ def _ready(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
 def look_queued(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
     """A queued run: give up past its queue time, start when a no-commitment PT is free."""
     assert deps.serving is not None
-    hours = float((record.options.get("deployment") or {}).get("max_queue_hours", 6.0))
-    if now - parse_iso(record.state_since) > timedelta(hours=hours):
+    options = record.options.get("deployment") or {}
+    hours = float(options.get("max_queue_hours", 6.0))
+    if now - parse_iso(record.serving.queued_since or record.state_since) > timedelta(hours=hours):
         return fail(record, deps, f"no free no-commitment provisioned throughput within {hours:g} h "
                                   f"(the account allows {PT_LIMIT})")
     in_use = deps.serving.no_commitment_pts_in_use()
@@ -262,9 +274,10 @@ def look_queued(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOut
     retry = WAITS[RunState.DEPLOYING].retry_after or timedelta(minutes=5)
     event = new_event(StepRetryRequested, StepRetryRequestedDetail(
         run_id=record.run_id, source=record.source, step="deploy", retry=1, reason="a provisioned throughput is free"))
-    moved = deps.ledger.apply(record.run_id, "deployment_dequeued", event=event, note="a PT is free",
+    deadline = iso(now + timedelta(hours=float(options.get("max_hours", 4.0))))  # its lifetime starts now
+    moved = deps.ledger.apply(record.run_id, "deployment_dequeued", event=event, note=f"a PT is free; until {deadline}",
                               lease=Lease(owner=SWEEPER, until=iso(now + retry)),
-                              changes={"serving.state": ServingState.CREATING.value})
+                              changes={"serving.state": ServingState.CREATING.value, "serving.deadline": deadline})
     deliver_pending(moved, deps)
     logger.info("queued deployment can start", extra={"run_id": record.run_id})
     return StepOutcome(action="retry-requested" if moved else "duplicate", run_id=record.run_id)

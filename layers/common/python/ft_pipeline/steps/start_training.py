@@ -18,7 +18,7 @@ from ft_pipeline.catalogue.options import DatasetOptions
 from ft_pipeline.clock import iso
 from ft_pipeline.contracts import CustomizationStarted, CustomizationStartedDetail
 from ft_pipeline.lifecycle import RunState
-from ft_pipeline.naming import client_request_token, custom_model_name, job_name
+from ft_pipeline.naming import PIPELINE_TAG, client_request_token, custom_model_name, job_name, pipeline_tag
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import PermanentJobError, StepOutcome, TrainingDeps
 from ft_pipeline.run_record import Lease, RunRecord
@@ -37,7 +37,8 @@ def build_job_request(record: RunRecord, options: DatasetOptions, settings: Trai
     outputs, counts = record.validation.outputs, record.validation.counts
     if "train.jsonl" not in outputs:
         raise ValueError("the run has no training split")
-    tags = [{"key": "dataset-id", "value": run_id}, {"key": "pipeline", "value": settings.stack_name or prefix}]
+    tags = [{"key": "dataset-id", "value": run_id},
+            {"key": PIPELINE_TAG, "value": pipeline_tag(settings.stack_name, prefix)}]
     request: dict[str, Any] = {
         "jobName": job_name(prefix, run_id),
         "customModelName": custom_model_name(prefix, run_id),

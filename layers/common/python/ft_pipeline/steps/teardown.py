@@ -10,7 +10,8 @@ Two mechanisms, so that no single fault leaves a resource alive:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -18,7 +19,7 @@ from ft_pipeline.catalogue.prices import hours_between, summarise
 from ft_pipeline.clock import iso, parse_iso
 from ft_pipeline.contracts import RunCompleted, RunCompletedDetail
 from ft_pipeline.lifecycle import RunState, ServingState
-from ft_pipeline.naming import run_id_from_serving_name
+from ft_pipeline.naming import PIPELINE_TAG, pipeline_tag, run_id_from_serving_name
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import ServingSnapshot, StepOutcome, TrainingDeps
 from ft_pipeline.run_record import RunRecord
@@ -122,7 +123,7 @@ class ServingVerdict(BaseModel):
     name: str
     run_id: str | None
     status: str
-    action: str  # kept | deleted | deleting | error
+    action: str  # kept | deleted | deleting | ignored (not this stack's) | error
     reason: str
     overdue: bool = False  # alive past its run's deadline (or an orphan): the alarm's metric counts these
 
@@ -147,9 +148,10 @@ def _needed(record: RunRecord | None, snapshot: ServingSnapshot, now: datetime, 
     if serving.deadline and parse_iso(serving.deadline) <= now:
         return False, f"past its maximum lifetime ({serving.deadline})"
     ceiling = _ceiling(record)
-    total = cost_so_far(record, deps, now)["total_usd"]
-    if ceiling is not None and total is not None and total >= ceiling:
-        return False, f"its run's cost ${total:,.2f} reached the ceiling ${ceiling:,.2f}"
+    cost = cost_so_far(record, deps, now)
+    known = sum(v for v in (cost["estimated_training_usd"], cost["serving_usd"]) if v is not None)  # unknown: 0
+    if ceiling is not None and known >= ceiling:
+        return False, f"its run's cost ${known:,.2f} reached the ceiling ${ceiling:,.2f}"
     if record.status in _IN_USE or (record.status is RunState.COMPLETED and serving.keep):
         return True, f"in use ({record.status})"
     return False, f"its run is {record.status}"
@@ -181,37 +183,60 @@ def sweep_serving(deps: TrainingDeps) -> InventoryReport:
 
 
 def _past_any_lifetime(snapshot: ServingSnapshot, now: datetime) -> bool:
-    return snapshot.created_at is not None and now - parse_iso(_utc(snapshot.created_at)) > ABSOLUTE_MAX_LIFETIME
-
-
-def _utc(value: str) -> str:
-    """Bedrock's times arrive as ISO strings with an offset; the clock's parser wants `Z`."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return iso(parsed.astimezone(UTC))
+    return snapshot.created_at is not None and now - parse_iso(snapshot.created_at) > ABSOLUTE_MAX_LIFETIME
 
 
 def _judge_one(snapshot: ServingSnapshot, run_id: str, deps: TrainingDeps, now: datetime) -> ServingVerdict:
+    def verdict(action: str, reason: str, overdue: bool = False) -> ServingVerdict:
+        return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action=action,
+                              reason=reason, overdue=overdue)
+
+    if snapshot.committed:  # bought with a term by someone: never ours (we buy no commitment), not deletable
+        return verdict("ignored", "a provisioned throughput with a commitment term is not this pipeline's")
     try:
         record = deps.ledger.get(run_id)
     except ValidationError:  # a corrupt record cannot show that it needs the resource: the backstop decides
-        record, keep, reason = None, not _past_any_lifetime(snapshot, now), "its run's record is unreadable"
-        if keep:
-            return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action="kept",
-                                  reason=f"{reason}; kept until {ABSOLUTE_MAX_LIFETIME} after its creation")
-    else:
-        keep, reason = _needed(record, snapshot, now, deps)
-        if keep and _past_any_lifetime(snapshot, now):
-            keep, reason = False, f"older than any run may keep one ({ABSOLUTE_MAX_LIFETIME})"
-    deadline = record.serving.deadline if record is not None else None
-    overdue = record is None or (deadline is not None and parse_iso(deadline) <= now)
+        if not _past_any_lifetime(snapshot, now):
+            return verdict("kept", f"its run's record is unreadable; kept until {ABSOLUTE_MAX_LIFETIME} after "
+                                   "its creation")
+        return _delete(snapshot, None, deps, "its run's record is unreadable, and it is older than any run "
+                                               "may keep one", verdict, overdue=True)
+    if record is None:
+        owner = deps.serving.tags(snapshot.arn).get(PIPELINE_TAG)  # type: ignore[union-attr]
+        ours = pipeline_tag(deps.settings.stack_name, deps.settings.resource_prefix)
+        if owner != ours:  # another stack with the same prefix, or made by hand: not ours to delete
+            return verdict("ignored", f"named like this stack's, but its {PIPELINE_TAG} tag is {owner!r}")
+        return _delete(snapshot, None, deps, "no ledger record owns it", verdict, overdue=True)
+    keep, reason = _needed(record, snapshot, now, deps)
+    if keep and _past_any_lifetime(snapshot, now):
+        keep, reason = False, f"older than any run may keep one ({ABSOLUTE_MAX_LIFETIME})"
     if keep:
-        deps.ledger.record_cost(run_id, cost_so_far(record, deps, now))  # type: ignore[arg-type]
-        return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action="kept",
-                              reason=reason)
+        deps.ledger.record_cost(run_id, cost_so_far(record, deps, now))
+        return verdict("kept", reason)
+    deadline = record.serving.deadline
+    return _delete(snapshot, record, deps, reason, verdict,
+                   overdue=deadline is not None and parse_iso(deadline) <= now)
+
+
+def _delete(snapshot: ServingSnapshot, record: RunRecord | None, deps: TrainingDeps, reason: str,
+            verdict: Callable[..., ServingVerdict], overdue: bool) -> ServingVerdict:
+    """Delete a resource no run needs. Through its run's record when it owns it (deleting → deleted, the cost),
+    reopening a record that says deleted: the resource was created after its run's teardown."""
     logger.warning("deleting a serving resource no run needs", extra={"resource": snapshot.name, "reason": reason})
-    if record is not None and record.serving.name == snapshot.name:
-        gone = release_serving(record, deps, reason).serving.state is ServingState.DELETED
-    else:
-        gone = deps.serving.delete(snapshot.mode, snapshot.name)  # type: ignore[union-attr]
-    return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status,
-                          action="deleted" if gone else "deleting", reason=reason, overdue=overdue)
+    assert deps.serving is not None
+    if record is None or record.serving.name != snapshot.name:
+        gone = deps.serving.delete(snapshot.mode, snapshot.name)
+        return verdict("deleted" if gone else "deleting", reason, overdue)
+    if record.serving.state in (ServingState.DELETED, ServingState.NONE):
+        found = f"found alive after its run's teardown ({reason})"
+        changes: dict[str, object] = {"serving.arn": snapshot.arn, "serving.deleted_at": None,
+                                      "serving.deleting_at": iso(deps.clock.now())}
+        if record.serving.created_at is None and snapshot.created_at:
+            changes["serving.created_at"] = iso(parse_iso(snapshot.created_at))
+        record = deps.ledger.apply_serving(record.run_id, ServingState.DELETING, note=found,
+                                           changes=changes) or deps.ledger.get(record.run_id) or record
+        if record.serving.state is not ServingState.DELETING:  # not a state we may reopen from: delete it as is
+            gone = deps.serving.delete(snapshot.mode, snapshot.name)
+            return verdict("deleted" if gone else "deleting", found, overdue)
+    gone = release_serving(record, deps, reason).serving.state is ServingState.DELETED
+    return verdict("deleted" if gone else "deleting", reason, overdue)
