@@ -22,16 +22,19 @@ import pickle
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+from urllib.parse import unquote
 
 from moto.bedrock.exceptions import ResourceNotFoundException, ValidationException
 from moto.bedrock.models import BedrockBackend, bedrock_backends
 
 from ft_pipeline.clock import clock
 from ft_pipeline.contracts import BedrockJobStateChange, BedrockJobStateChangeDetail
+from local_emulation.bedrock_runtime import ConverseEmulator
 from local_emulation.bedrock_serving import ServingEmulator
 from local_emulation.template import ACCOUNT_ID, REGION
 
 MAX_CLASSES = 50  # more distinct completions than this is generation, not classification
+FEW_SHOT = 4  # examples per label the base model's stand-in learns from
 
 
 @dataclass
@@ -73,22 +76,40 @@ def _stop_as_aws_does(backend: BedrockBackend, job_identifier: str) -> None:
     job.last_modified_time = clock().now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _delete_custom_model_as_aws_does(backend: BedrockBackend, model_identifier: str) -> None:
+    """DeleteCustomModel takes the model's name or its ARN (moto: the name only, and still URL-encoded)."""
+    model_identifier = unquote(model_identifier)
+    for name, model in list(backend.custom_models.items()):
+        # the job's output ARN (as the emulated job reports it) ends with the model's name, as in AWS
+        if model_identifier in (name, model.model_arn) or model_identifier.rsplit("/", 1)[-1] == name:
+            del backend.custom_models[name]
+            return
+    raise ResourceNotFoundException(f"Custom model {model_identifier} not found")
+
+
 class BedrockEmulator:
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
         self.models: dict[str, EmulatedModel] = {}  # custom model ARN -> model
         self.serving = ServingEmulator()  # provisioned throughputs and custom model deployments
+        self.converse = ConverseEmulator(self)  # the evaluation's questions
         self._moto_stop: Any = None
+        self._moto_delete_model: Any = None
 
     def install(self) -> None:
         self._moto_stop = BedrockBackend.stop_model_customization_job
+        self._moto_delete_model = BedrockBackend.delete_custom_model
         BedrockBackend.stop_model_customization_job = _stop_as_aws_does  # type: ignore[method-assign]
+        BedrockBackend.delete_custom_model = _delete_custom_model_as_aws_does  # type: ignore[method-assign]
         self.serving.install()
+        self.converse.install()
 
     def uninstall(self) -> None:
+        self.converse.uninstall()
         self.serving.uninstall()
         if self._moto_stop is not None:
             BedrockBackend.stop_model_customization_job = self._moto_stop  # type: ignore[method-assign]
+            BedrockBackend.delete_custom_model = self._moto_delete_model  # type: ignore[method-assign]
             self._moto_stop = None
 
     @property
@@ -178,7 +199,21 @@ class BedrockEmulator:
                 val_loss = log_loss([c for _, c in validation], model.predict_proba(xv), labels=classes)
                 val_rows.append((step, epoch, val_loss))
         self._write_artifacts(job, steps, val_rows, EmulatedModel(model, vectorizer))
+        self._few_shot_base(job, train, classes)
         return steps[-1][2], (val_rows[-1][2] if val_rows else None)
+
+    def _few_shot_base(self, job: Any, train: list[tuple[str, str]], classes: list[str]) -> None:
+        """The base model's honest stand-in: the same learner, shown only FEW_SHOT examples of each label."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import SGDClassifier
+
+        shots = [pair for label in classes for pair in [p for p in train if p[1] == label][:FEW_SHOT]]
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+        model = SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0, max_iter=50, tol=None)
+        model.fit(vectorizer.fit_transform([p for p, _ in shots]), [c for _, c in shots])
+        base = job.base_model_identifier
+        for model_id in {base, ":".join(base.split(":")[:2])}:  # as trained (…:0:128k) and as invoked (…:0)
+            self.converse.base_models[model_id] = EmulatedModel(model, vectorizer)
 
     def _write_artifacts(self, job: Any, steps: list[tuple[int, int, float]], val_rows: list[tuple[int, int, float]],
                          model: EmulatedModel) -> None:

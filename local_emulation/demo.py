@@ -82,9 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n   {serving['mode']} deployment {serving['name']} is Creating (deadline {serving['deadline']})."
                   f"\n   No event says when it is ready: the sweeper polls it; the clock moves on {DEPLOY_MINUTES} "
                   "minutes.")
+            print("   Once Active, ModelDeployed starts the evaluation: the held-out test split (sampled, stratified)"
+                  "\n   is asked of the tuned model and of its base model, in chunks over a queue; the last chunk"
+                  "\n   writes the report; EvaluationCompleted lets the teardown policy keep or delete the deployment.")
             pipeline.advance(minutes=DEPLOY_MINUTES)
             _show(pipeline, *shown)
         pipeline.export_bucket(out / "bucket")
+        for name in ("report.html", "report.json", "predictions.jsonl"):  # beside run.json, for a quick look
+            for found in (out / "bucket" / "datasets").glob(f"*/evaluation/{name}"):
+                shutil.copyfile(found, out / name)
         runs = pipeline.ledger()
         (out / "events.json").write_text(json.dumps(pipeline.events, indent=2, default=str))
         account = pipeline.bedrock.account_inventory()
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     total = cost.get("total_usd")
     print(f"  cost      so far {f'${total:.2f}' if total is not None else 'unknown'}"
           f"{' (unconfirmed: ' + '; '.join(cost['unconfirmed']) + ')' if cost.get('unconfirmed') else ''}")
+    evaluation = run.get("evaluation") or {}
+    if evaluation.get("summary"):
+        print(f"  evaluated {evaluation['examples']} test examples: {evaluation['summary']}")
+        print(f"  report    {out / 'report.html'} (open it in a browser); both models are local stand-ins")
     alive = [r["name"] for kind in ("provisioned_throughputs", "custom_model_deployments")
              for r in account[kind] if r["status"] != "Deleted"]
     print(f"  account   paid serving resources still alive: {len(alive)} {alive or ''}; custom models kept: "
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  run.json      the run's ledger record")
     print("  events.json   every event that crossed a bus")
     print("  account.json  the emulated account's paid resources (throughputs, deployments, custom models) and status")
-    print("\nEvaluation against the base model is the next step; for now the deployment is released at once.")
+    print("  report.html, report.json, predictions.jsonl   the evaluation: tuned against base, on the test split")
     return 1 if failed or alive or run["status"] != "COMPLETED" else 0
 
 

@@ -59,13 +59,15 @@ def _stop(pipeline: LocalPipeline) -> None:
 
 
 def _lose_model_deployed(pipeline: LocalPipeline) -> None:
-    pipeline.routes = [r for r in pipeline.routes if r.function != "CompleteRunFunction"]
+    pipeline.routes = [r for r in pipeline.routes if r.function != "EvaluateModelFunction"]
 
 
 def _redeliver_model_deployed(pipeline: LocalPipeline) -> None:
     pipeline.advance(minutes=30)
-    for event in pipeline.events_of("ModelDeployed"):
-        pipeline.invoke("CompleteRunFunction", event)
+    for detail_type, function in (("ModelDeployed", "EvaluateModelFunction"),
+                                  ("EvaluationCompleted", "CompleteRunFunction")):
+        for event in pipeline.events_of(detail_type):
+            pipeline.invoke(function, event)
 
 
 def _orphan(pipeline: LocalPipeline) -> None:
@@ -127,7 +129,9 @@ SCENARIOS = [
              after=_redeliver_model_deployed),
     Scenario("delete-throttled", "the first delete calls are throttled",
              before=lambda p: p.faults.fail("bedrock.DeleteCustomModelDeployment", "ThrottlingException", times=2)),
-    Scenario("evaluation-never-comes", "ModelDeployed never reaches the next step", before=_lose_model_deployed),
+    Scenario("evaluation-never-comes", "ModelDeployed never reaches the evaluation", before=_lose_model_deployed),
+    Scenario("evaluation-chunks-die", "every chunk worker dies mid-call: requeued, then the evaluation fails",
+             before=lambda p: p.faults.die("bedrock-runtime.Converse", times=None)),
     Scenario("stop-during-deployment", "the user stops the run while its deployment is Creating", after=_stop),
     Scenario("stop-racing-the-create", "the stop lands just before the create call",
              before=lambda p: p.faults.call("bedrock.CreateCustomModelDeployment", lambda _: _stop(p))),

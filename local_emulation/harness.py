@@ -93,6 +93,25 @@ class Route:
     queue_url: str
 
 
+STAND_IN_NOTE = ("local emulation: the tuned model is a TF-IDF + logistic-regression classifier trained on the "
+                 "training split, and the base model the same learner shown only 4 examples per label; neither is "
+                 "an LLM, and no figure here is Bedrock's")
+
+
+@dataclass
+class QueueSource:
+    """An SQS event source mapping: Lambda polls the queue and hands the function batches of messages."""
+
+    function: str  # logical id
+    event_name: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    partial_failures: bool  # FunctionResponseTypes: ReportBatchItemFailures
+    max_receives: int | None  # the queue's redrive policy: after this many receives, to its dead-letter queue
+    dead_letter_url: str | None
+
+
 @dataclass
 class Schedule:
     function: str
@@ -137,6 +156,7 @@ class LocalPipeline:
         self.log_level = log_level
         self.routes: list[Route] = []
         self.schedules: list[Schedule] = []  # fired as the clock passes their periods (advance, tick)
+        self.queue_sources: list[QueueSource] = []  # SQS event sources, polled by run()
         self.clock = ManualClock()
         self.faults = FaultInjector()
         self.events: list[dict[str, Any]] = []  # every event seen on any bus, in order
@@ -246,6 +266,9 @@ class LocalPipeline:
                     continue
                 if spec["Type"] == "Api":
                     continue  # served over HTTP by local_emulation.api_server
+                if spec["Type"] == "SQS":
+                    self.queue_sources.append(self._queue_source(lid, event_name, spec["Properties"]))
+                    continue
                 if spec["Type"] != "EventBridgeRule":
                     raise NotImplementedError(f"{lid}.{event_name}: event type {spec['Type']} is not emulated")
                 props = self.stack.resolve(spec["Properties"])
@@ -256,6 +279,59 @@ class LocalPipeline:
                 events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
                 events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "fn", "Arn": arn}])
                 self.routes.append(Route(lid, event_name, bus, pattern, url))
+
+    def _queue_source(self, function: str, event_name: str, spec: dict[str, Any]) -> QueueSource:
+        props = self.stack.resolve(spec)
+        queue_lid = spec["Queue"]["Fn::GetAtt"][0] if isinstance(spec["Queue"], dict) else None
+        arn = props["Queue"]
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        max_receives, dlq_url = None, None
+        if queue_lid is not None:
+            queue_props = self.stack.resolve(self.stack.resources[queue_lid].get("Properties") or {})
+            redrive = queue_props.get("RedrivePolicy") or {}
+            if redrive:
+                max_receives = int(redrive["maxReceiveCount"])
+                dlq_url = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"].rsplit(":", 1)[-1])["QueueUrl"]
+        return QueueSource(function, event_name, url, arn, int(props.get("BatchSize", 10)),
+                           "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                           max_receives, dlq_url)
+
+    def _poll_queue_sources(self) -> bool:
+        """One poll of every SQS event source, as Lambda's poller does: a batch per invocation; failed
+        messages (the whole batch, or those reported) become visible again, and go to the dead-letter queue
+        after the queue's maxReceiveCount."""
+        sqs, delivered = self.client("sqs"), False
+        for source in self.queue_sources:
+            retry_later: list[str] = []  # failed in this poll: visible again for the next round of run()
+            while messages := sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=source.batch_size,
+                                                  AttributeNames=["All"], VisibilityTimeout=300).get("Messages", []):
+                delivered = True
+                event = {"Records": [{
+                    "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs", "eventSourceARN": source.queue_arn, "awsRegion": REGION,
+                } for m in messages]}
+                invocation = self.invoke(source.function, event)
+                if invocation.error is not None:
+                    failed = {m["MessageId"] for m in messages}
+                elif source.partial_failures and isinstance(invocation.result, dict):
+                    failed = {f["itemIdentifier"] for f in invocation.result.get("batchItemFailures") or []}
+                else:
+                    failed = set()
+                for m in messages:
+                    receives = int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                    if m["MessageId"] not in failed:
+                        sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                    elif source.max_receives is not None and receives >= source.max_receives and source.dead_letter_url:
+                        sqs.send_message(QueueUrl=source.dead_letter_url, MessageBody=m["Body"])
+                        sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                        self.failures.append(invocation)
+                    else:
+                        retry_later.append(m["ReceiptHandle"])
+            for handle in retry_later:
+                sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return delivered
 
     # -- the outside world -----------------------------------------------------------------------------
 
@@ -316,6 +392,7 @@ class LocalPipeline:
                         for _ in range(self.deliveries):
                             self.invoke_async(route.function, event)
                         delivered = True
+            delivered = self._poll_queue_sources() or delivered
             if not delivered:
                 self._drain_taps()
                 return
@@ -402,6 +479,7 @@ class LocalPipeline:
                                 log_group_name=f"/aws/lambda/{physical.name}")
         env = self.stack.function_environment(function) | {
             "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "STAND_IN_NOTE": STAND_IN_NOTE,
         }
         invocation = Invocation(function, event, attempt, at=self.clock.now())
         before = self._object_versions()

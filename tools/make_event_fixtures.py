@@ -5,6 +5,7 @@ The fixtures are what `sam local invoke -e events/<name>.json` and the contract 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,6 +24,11 @@ from ft_pipeline.contracts import (
     DeploymentQueuedDetail,
     DeploymentStarted,
     DeploymentStartedDetail,
+    EvaluationChunk,
+    EvaluationCompleted,
+    EvaluationCompletedDetail,
+    EvaluationFailed,
+    EvaluationFailedDetail,
     ModelDeployed,
     ModelDeployedDetail,
     ModelTrained,
@@ -108,6 +114,18 @@ def api_event(method: str, path: str, body: dict | None, request_id: str) -> dic
                            "requestTime": "23/Nov/2026:12:00:00 +0000", "requestTimeEpoch": 1795440000000,
                            "identity": {"sourceIp": "203.0.113.10", "apiKeyId": "k1", "userAgent": "curl/8"}},
     }
+
+
+def sqs_event(body: str, message_id: str) -> dict:
+    """An SQS event source batch of one message, as Lambda's poller delivers it."""
+    return {"Records": [{
+        "messageId": message_id, "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...", "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795440000000",
+                       "SenderId": "AROAEXAMPLE:ftp-dev-EvaluateModelFunction",
+                       "ApproximateFirstReceiveTimestamp": "1795440000001"},
+        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ft-pipeline-dev-EvaluationChunkQueue-1A2B3C4D",
+        "awsRegion": "us-east-1"}]}
 
 
 API_FIXTURES = {
@@ -248,11 +266,38 @@ def main(target: Path = EVENTS) -> None:
             source=RunStopped.SOURCE, time=TIME, resources=[MODEL_ARN],
             detail=RunStoppedDetail(run_id="headlines-0123456789", source=source, requested_by="alice",
                                     reason="stopped by alice while DEPLOYING", serving_state="deleted")),
+        "step_retry_requested_evaluate.json": StepRetryRequested(
+            id="2e72ed00-0000-4000-8000-000000000004", detail_type=StepRetryRequested.DETAIL_TYPE,
+            source=StepRetryRequested.SOURCE, time=TIME,
+            detail=StepRetryRequestedDetail(
+                run_id="headlines-0123456789", source=source, step="evaluate", retry=1,
+                reason="no outcome from evaluate by 2026-11-23T14:45:00.000Z (its lease lapsed)",
+                event_id="headlines-0123456789:evaluation_start_redriven@2026-11-23T14:50:00.000Z")),
+        "evaluation_completed.json": EvaluationCompleted(
+            id="e7a10000-0000-4000-8000-000000000001", detail_type=EvaluationCompleted.DETAIL_TYPE,
+            source=EvaluationCompleted.SOURCE, time=TIME, resources=[prefix + "evaluation/report.html"],
+            detail=EvaluationCompletedDetail(
+                run_id="headlines-0123456789", source=source, passed=True,
+                summary="tuned accuracy 0.885; base accuracy 0.405; difference +0.480 (95% CI +0.402 to +0.558); "
+                        "gate passed",
+                metrics={"tuned": {"accuracy": 0.885, "macro_f1": 0.862, "weighted_f1": 0.883},
+                         "base": {"accuracy": 0.405, "macro_f1": 0.292, "weighted_f1": 0.34}},
+                report_uri=prefix + "evaluation/report.json", report_html_uri=prefix + "evaluation/report.html")),
+        "evaluation_failed.json": EvaluationFailed(
+            id="e7a10000-0000-4000-8000-000000000002", detail_type=EvaluationFailed.DETAIL_TYPE,
+            source=EvaluationFailed.SOURCE, time=TIME,
+            detail=EvaluationFailedDetail(run_id="headlines-0123456789", source=source,
+                                          reason="2 of 4 chunks were not answered in 3 attempts")),
     }
     target.mkdir(exist_ok=True)
     for name, event in fixtures.items():
         data = event.model_dump(mode="json", by_alias=True, exclude_none=True)
         (target / name).write_text(json.dumps(data, indent=2) + "\n")
+    chunk = EvaluationChunk(run_id="headlines-0123456789", chunk=0, start=0, end=50,
+                            sample_uri=prefix + "evaluation/sample.jsonl")
+    sqs = sqs_event(chunk.model_dump_json(), "059f36b4-87a3-44ab-83d2-661975830a7d")
+    (target / "sqs_evaluation_chunk.json").write_text(json.dumps(sqs, indent=2) + "\n")
+    fixtures["sqs_evaluation_chunk.json"] = sqs
     for i, (name, (method, path, body)) in enumerate(API_FIXTURES.items()):
         event = api_event(method, path, body, f"c6af9ac6-7b61-11e6-9a41-93e8deadbe{i:02d}")
         (target / name).write_text(json.dumps(event, indent=2) + "\n")

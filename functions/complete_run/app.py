@@ -1,4 +1,4 @@
-"""ModelDeployed → the run completes: its deployment is released per policy (deleted unless kept)."""
+"""EvaluationCompleted → the run completes: its deployment is kept (gate passed, asked for) or deleted."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ft_pipeline.contracts import ModelDeployed
+from ft_pipeline.contracts import EvaluationCompleted
 from ft_pipeline.observability import logger, metrics, tracer
-from ft_pipeline.steps.teardown import handle_model_deployed
+from ft_pipeline.steps.teardown import handle_evaluation_completed
 from ft_pipeline.wiring import training_deps
 
 
@@ -17,5 +17,5 @@ from ft_pipeline.wiring import training_deps
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    deployed = parse(event=event, model=ModelDeployed)
-    return handle_model_deployed(deployed.detail.run_id, training_deps(), deployed.detail.event_id).model_dump()
+    evaluated = parse(event=event, model=EvaluationCompleted)
+    return handle_evaluation_completed(evaluated.detail.run_id, training_deps(), evaluated.detail.event_id).model_dump()

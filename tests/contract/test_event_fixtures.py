@@ -14,6 +14,8 @@ from ft_pipeline.contracts import (
     DeploymentFailed,
     DeploymentQueued,
     DeploymentStarted,
+    EvaluationCompleted,
+    EvaluationFailed,
     ModelDeployed,
     ModelTrained,
     RunCompleted,
@@ -44,6 +46,8 @@ MODELS = {
     "deployment_failed": DeploymentFailed,
     "run_completed": RunCompleted,
     "run_stopped": RunStopped,
+    "evaluation_completed": EvaluationCompleted,
+    "evaluation_failed": EvaluationFailed,
 }
 
 
@@ -87,7 +91,18 @@ def model_for(path: Path):
     return next(model for prefix, model in MODELS.items() if path.stem.startswith(prefix))
 
 
-@pytest.mark.parametrize("path", sorted(p for p in EVENTS.glob("*.json") if not p.name.startswith("api_")),
+def test_the_evaluation_chunk_fixture_is_an_sqs_batch_of_one_chunk():
+    from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+    from ft_pipeline.contracts import EvaluationChunk
+
+    batch = SqsModel.model_validate(json.loads((EVENTS / "sqs_evaluation_chunk.json").read_text()))
+    (record,) = batch.Records
+    chunk = EvaluationChunk.model_validate_json(record.body)
+    assert chunk.end - chunk.start == 50 and chunk.sample_uri.endswith("evaluation/sample.jsonl")
+
+
+@pytest.mark.parametrize("path", sorted(p for p in EVENTS.glob("*.json") if not p.name.startswith(("api_", "sqs_"))),
                          ids=lambda p: p.name)
 def test_fixture_parses_into_its_model(path):
     model = model_for(path)

@@ -200,9 +200,10 @@ def test_a_teardown_repeated_changes_nothing_and_fails_nothing(pipeline):
     trained(pipeline)
     pipeline.advance(minutes=READY)
     before = the_run(pipeline)
-    for detail_type in ("ModelDeployed", "ModelTrained"):  # stale copies arrive long after the run ended
+    functions = {"EvaluationCompleted": "CompleteRunFunction", "ModelDeployed": "EvaluateModelFunction",
+                 "ModelTrained": "DeployModelFunction"}
+    for detail_type, function in functions.items():  # stale copies arrive long after the run ended
         (event,) = ours(pipeline, detail_type)
-        function = "CompleteRunFunction" if detail_type == "ModelDeployed" else "DeployModelFunction"
         invocation = pipeline.invoke(function, event)
         assert invocation.error is None and invocation.result["action"] == "duplicate"
     pipeline.tick()
@@ -225,19 +226,20 @@ def test_a_delete_that_fails_is_finished_by_the_sweeper(pipeline):
 
 
 def test_an_evaluation_that_never_comes_still_ends_the_run_and_deletes_the_deployment(pipeline):
-    pipeline.routes = [r for r in pipeline.routes if r.function != "CompleteRunFunction"]  # ModelDeployed is lost
+    pipeline.routes = [r for r in pipeline.routes if r.function != "EvaluateModelFunction"]  # it never starts
     trained(pipeline)
     pipeline.advance(minutes=READY)
     assert the_run(pipeline)["status"] == "DEPLOYED" and len(alive(pipeline)) == 1
-    pipeline.advance(minutes=20)  # the next step's lease (15 minutes) lapses: the sweeper completes the run
+    pipeline.advance(minutes=80)  # the sweeper asks for the evaluation twice, then completes the run without it
     run = the_run(pipeline)
     assert run["status"] == "COMPLETED" and alive(pipeline) == []
+    assert len(ours(pipeline, "StepRetryRequested")) == 2
 
 
 def test_the_maximum_lifetime_is_enforced_whatever_the_steps_do(pipeline):
     """Nothing ends the run (its ModelDeployed is lost, the sweeper cannot query its state): the sweeper's
     inventory still deletes the deployment at its run's deadline."""
-    pipeline.routes = [r for r in pipeline.routes if r.function != "CompleteRunFunction"]
+    pipeline.routes = [r for r in pipeline.routes if r.function != "EvaluateModelFunction"]
     pipeline.faults.fail("dynamodb.Query", "ProvisionedThroughputExceededException", times=None,
                          when=lambda p: p.get("ExpressionAttributeValues", {}).get(":s") == {"S": "DEPLOYED"})
     trained(pipeline, {"deployment": {"max_hours": 1}})
@@ -271,7 +273,7 @@ def test_a_stop_that_lands_just_before_the_create_call_still_leaves_nothing(pipe
 
 
 def test_a_stop_of_a_deployed_run_deletes_its_deployment(pipeline):
-    pipeline.routes = [r for r in pipeline.routes if r.function != "CompleteRunFunction"]
+    pipeline.routes = [r for r in pipeline.routes if r.function != "EvaluateModelFunction"]
     run = trained(pipeline)
     pipeline.advance(minutes=READY)
     assert the_run(pipeline)["status"] == "DEPLOYED"

@@ -59,13 +59,14 @@ def test_undeclared_and_planned_transitions_are_refused():
     with pytest.raises(UndeclaredTransition, match="no transition named"):
         lifecycle.transition("training_teleported")
     with pytest.raises(UndeclaredTransition, match="planned"):
-        lifecycle.transition("evaluation_completed")
+        lifecycle.transition("import_started")
     assert lifecycle.transition("training_started").target is RunState.TRAINING
 
 
 def test_terminal_states_are_the_ends_a_user_expects_today():
     assert lifecycle.terminal_states() == {RunState.REJECTED, RunState.TRAINING_FAILED, RunState.TRAINING_STOPPED,
-                                           RunState.DEPLOYMENT_FAILED, RunState.COMPLETED, RunState.STOPPED}
+                                           RunState.DEPLOYMENT_FAILED, RunState.EVALUATION_FAILED, RunState.COMPLETED,
+                                           RunState.STOPPED}
 
 
 def test_the_readme_shows_the_lifecycle_as_the_table_declares_it():

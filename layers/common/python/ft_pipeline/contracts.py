@@ -243,7 +243,7 @@ class StopRequestedDetail(BaseModel):
 class StepRetryRequestedDetail(_PipelineDetail):
     """The sweeper asks a step to try again: its lease lapsed (the step died) and no outcome was recorded."""
 
-    step: Literal["validate", "start_training", "deploy"]
+    step: Literal["validate", "start_training", "deploy", "evaluate"]
     retry: int  # 1 for the first retry the sweeper asks for
     reason: str
 
@@ -356,6 +356,42 @@ class RunCompleted(EventBridgeEvent[RunCompletedDetail]):
     DETAIL_TYPE: ClassVar[str] = "RunCompleted"
 
 
+class EvaluationCompletedDetail(_PipelineDetail):
+    """The tuned model against its base model: the gate's verdict, the headline figures, where the report is."""
+
+    passed: bool
+    summary: str
+    metrics: dict[str, dict[str, float | None]]  # per model role (tuned, base): accuracy, macro_f1, …
+    report_uri: str
+    report_html_uri: str
+    serving: ServingRef | None = None
+
+
+class EvaluationFailedDetail(_PipelineDetail):
+    reason: str
+    serving: ServingRef | None = None
+
+
+class EvaluationCompleted(EventBridgeEvent[EvaluationCompletedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.evaluation"
+    DETAIL_TYPE: ClassVar[str] = "EvaluationCompleted"
+
+
+class EvaluationFailed(EventBridgeEvent[EvaluationFailedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.evaluation"
+    DETAIL_TYPE: ClassVar[str] = "EvaluationFailed"
+
+
+class EvaluationChunk(BaseModel):
+    """One queue message of the evaluation's fan-out: answer examples [start, end) of the run's sample."""
+
+    run_id: str
+    chunk: int
+    start: int
+    end: int
+    sample_uri: str
+
+
 class RunStopped(EventBridgeEvent[RunStoppedDetail]):
     SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.teardown"
     DETAIL_TYPE: ClassVar[str] = "RunStopped"
@@ -364,7 +400,7 @@ class RunStopped(EventBridgeEvent[RunStoppedDetail]):
 PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (
     DatasetValidated, DatasetRejected, CustomizationStarted, ModelTrained, TrainingFailed, StopRequested,
     StepRetryRequested, DeploymentStarted, DeploymentQueued, ModelDeployed, DeploymentFailed, RunCompleted,
-    RunStopped,
+    RunStopped, EvaluationCompleted, EvaluationFailed,
 )
 # what the pipeline itself emits (through the ledger's outbox), by detail-type
 EMITTED_EVENTS: dict[str, type[EventBridgeEvent[Any]]] = {

@@ -192,18 +192,28 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        why="refused, Failed, past its deadline, never started, or the PT quota (on_pt_quota fail): what was "
            "created is deleted"),
     _t("run_completed", {S.DEPLOYED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", lease=LeaseChange.CLEAR,
-       why="the deployment is released per policy (no evaluation step yet: always deleted)"),
-    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED}, S.STOPPED, Step.STOP, "RunStopped",
-       lease=LeaseChange.CLEAR, why="a user's stop after training: what was created is deleted"),
+       why="no evaluation (evaluation.enabled false, or it never started): the deployment is deleted"),
+    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED, S.EVALUATING, S.EVALUATED}, S.STOPPED,
+       Step.STOP, "RunStopped", lease=LeaseChange.CLEAR,
+       why="a user's stop after training: what was created is deleted"),
+    # --- evaluation (ModelDeployed): chunks fanned out over a queue, the last one writes the report --------------
+    _t("evaluation_start_redriven", {S.DEPLOYED}, S.DEPLOYED, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="ModelDeployed never led to an evaluation"),
+    _t("evaluation_started", {S.DEPLOYED}, S.EVALUATING, Step.EVALUATE, lease=LeaseChange.TAKE,
+       why="the test sample is stored and its chunks are queued; the lease is the evaluation's deadline"),
+    _t("evaluation_redriven", {S.EVALUATING}, S.EVALUATING, Step.SWEEP, guard=Guard.TAKEOVER, lease=LeaseChange.TAKE,
+       why="chunks still missing when the lease lapsed are queued again (stored ones are kept)"),
+    _t("evaluation_completed", {S.EVALUATING}, S.EVALUATED, Step.EVALUATE, "EvaluationCompleted",
+       lease=LeaseChange.TAKE, why="every chunk is stored: the report is written and the quality gate judged"),
+    _t("evaluation_failed", {S.EVALUATING}, S.EVALUATION_FAILED, Step.EVALUATE, "EvaluationFailed",
+       lease=LeaseChange.CLEAR, why="chunks still missing after every retry: the deployment is deleted"),
+    _t("evaluated_run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted",
+       lease=LeaseChange.CLEAR, why="the deployment is kept if asked for and the gate passed, otherwise deleted"),
     # --- planned: evaluate, import (the next issues) ---------------------------------------------------------
     _t("import_started", {INITIAL}, S.IMPORTING, Step.IMPORT, "ImportStarted", planned=True),
     _t("import_completed", {S.IMPORTING}, S.IMPORTED, Step.IMPORT, "ModelImported", planned=True),
     _t("import_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", planned=True),
-    _t("evaluation_started", {S.DEPLOYED, S.IMPORTED}, S.EVALUATING, Step.EVALUATE, "EvaluationStarted",
-       planned=True),
-    _t("evaluation_completed", {S.EVALUATING}, S.EVALUATED, Step.EVALUATE, "ModelEvaluated", planned=True),
-    _t("evaluation_failed", {S.EVALUATING}, S.EVALUATION_FAILED, Step.EVALUATE, "EvaluationFailed", planned=True),
-    _t("evaluated_run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", planned=True),
+    _t("imported_evaluation_started", {S.IMPORTED}, S.EVALUATING, Step.EVALUATE, planned=True),
 )}
 
 # the serving resource's own lifecycle; every state but none/deleted may bill. Any write that sets
@@ -252,8 +262,13 @@ WAITS: dict[RunState, Wait] = {
                       retry_after=timedelta(minutes=5)),
     S.DEPLOYMENT_QUEUED: Wait("a free no-commitment PT (the account allows two)", (), swept=True,
                               stuck_after=timedelta(hours=24)),
-    S.DEPLOYED: Wait("the step after deployment (completing the run)", ("ModelDeployed",), swept=True,
-                     stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
+    S.DEPLOYED: Wait("the evaluation claiming the run (or, without one, its completion)", ("ModelDeployed",),
+                     swept=True, stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
+    S.EVALUATING: Wait("every chunk of the test sample answered and stored, from the evaluation queue (lease: the "
+                       "evaluation's deadline)", (), swept=True, stuck_after=timedelta(hours=3),
+                       retry_after=timedelta(minutes=30)),
+    S.EVALUATED: Wait("the teardown policy (keep or delete the deployment)", ("EvaluationCompleted",), swept=True,
+                      stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
 }
 
 

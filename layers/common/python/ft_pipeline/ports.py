@@ -168,6 +168,23 @@ class BedrockServing(Protocol):
     def delete_custom_model(self, model_arn: str) -> bool: ...
 
 
+class ModelAnswer(BaseModel):
+    text: str
+    latency_ms: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ModelRuntime(Protocol):
+    def converse(self, model_id: str, prompt: str, system: str | None, max_tokens: int) -> ModelAnswer:
+        """One question, temperature 0. Raises when the call fails after the client's retries."""
+        ...
+
+
+class WorkQueue(Protocol):
+    def send(self, messages: list[BaseModel]) -> None: ...
+
+
 class ObjectStore(Protocol):
     def head(self, bucket: str, key: str) -> ObjectInfo | None: ...
     def open(self, bucket: str, key: str, version_id: str | None = None) -> Any: ...
@@ -175,6 +192,7 @@ class ObjectStore(Protocol):
     def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str: ...
     def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
     def put_json(self, bucket: str, key: str, document: object) -> str: ...
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str: ...
 
 
 # --- what each kind of step gets -----------------------------------------------------------------------------
@@ -201,4 +219,6 @@ class TrainingDeps:
     notifier: Notifier
     store: ObjectStore
     serving: BedrockServing | None = None
+    runtime: ModelRuntime | None = None  # the evaluation's model calls
+    queue: WorkQueue | None = None  # the evaluation's chunks
     clock: Clock = field(default_factory=clock)

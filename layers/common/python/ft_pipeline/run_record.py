@@ -136,7 +136,18 @@ class ServingSection(_Section):
 
 
 class EvaluationSection(_Section):
+    """The evaluation's plan (its sample, in chunks), then its outcome and where the report is."""
+
+    sample_uri: str | None = None
+    chunks: int = 0
+    examples: int = 0
+    started_at: str | None = None
     report_uri: str | None = None
+    report_html_uri: str | None = None
+    predictions_uri: str | None = None
+    passed: bool | None = None  # the quality gate's verdict
+    summary: str | None = None  # the headline figures, in words
+    reason: str | None = None  # why it failed
 
 
 class CostSection(_Section):

@@ -38,6 +38,8 @@ class _PipelineSettings(_EnvSettings):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     region: str = Field("us-east-1", alias="AWS_REGION")  # Lambda sets it
     resource_prefix: str = Field(alias="RESOURCE_PREFIX", pattern=r"^[a-z0-9]{1,12}$")
+    # set by the local emulation only: the report then says plainly that its models are stand-ins
+    stand_in_note: str = Field("", alias="STAND_IN_NOTE")
     cost_ceiling_usd: float | None = Field(None, alias="COST_CEILING_USD")
     pt_hourly_usd: float | None = Field(None, alias="PT_HOURLY_USD")
     storage_monthly_usd: float | None = Field(None, alias="MODEL_STORAGE_MONTHLY_USD")
@@ -99,6 +101,7 @@ class TrainingSettings(_PipelineSettings):
     vpc_subnet_ids: str = Field("", alias="VPC_SUBNET_IDS")
     vpc_security_group_ids: str = Field("", alias="VPC_SECURITY_GROUP_IDS")
     stack_name: str = Field("", alias="STACK_NAME")
+    evaluation_queue_url: str = Field("", alias="EVALUATION_QUEUE_URL")
 
     def vpc_config(self) -> dict[str, list[str]] | None:
         subnets = [s.strip() for s in self.vpc_subnet_ids.split(",") if s.strip()]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from ft_pipeline.adapters.bedrock_customization import BedrockCustomization
+from ft_pipeline.adapters.bedrock_runtime import BedrockRuntimeApi
 from ft_pipeline.adapters.bedrock_serving import BedrockServingApi
 from ft_pipeline.adapters.event_bus import EventBridgePublisher
 from ft_pipeline.adapters.ledger_table import LedgerTable
 from ft_pipeline.adapters.notifier import SnsNotifier
 from ft_pipeline.adapters.object_store import S3ObjectStore
+from ft_pipeline.adapters.work_queue import SqsWorkQueue
 from ft_pipeline.ports import TrainingDeps, ValidatorDeps
 from ft_pipeline.settings import TrainingSettings, ValidatorSettings
 
@@ -23,4 +25,5 @@ def training_deps() -> TrainingDeps:
     return TrainingDeps(settings=settings, bedrock=BedrockCustomization(), ledger=LedgerTable(settings.ledger_table),
                         publisher=EventBridgePublisher(settings.event_bus_name),
                         notifier=SnsNotifier(settings.notifications_topic_arn), store=S3ObjectStore(),
-                        serving=BedrockServingApi())
+                        serving=BedrockServingApi(), runtime=BedrockRuntimeApi(),
+                        queue=SqsWorkQueue(settings.evaluation_queue_url) if settings.evaluation_queue_url else None)

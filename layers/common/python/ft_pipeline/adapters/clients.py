@@ -20,6 +20,21 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=CLIENT_CONFIG)
 
 
+# model calls: a bounded wait per call, adaptive retries (client-side rate limiting on throttling), and a
+# connection pool as large as the evaluation's concurrency allows
+MODEL_CALL_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=30,
+    retries={"mode": "adaptive", "max_attempts": 8},
+    max_pool_connections=32,
+)
+
+
+@cache
+def model_client() -> Any:
+    return boto3.session.Session().client("bedrock-runtime", config=MODEL_CALL_CONFIG)
+
+
 @cache
 def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=CLIENT_CONFIG)
@@ -28,4 +43,5 @@ def resource(service: str) -> Any:
 def reset_clients() -> None:
     """For tests and the local harness: forget clients bound to an earlier (mocked) session."""
     client.cache_clear()
+    model_client.cache_clear()
     resource.cache_clear()

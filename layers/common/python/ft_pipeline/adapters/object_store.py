@@ -55,6 +55,10 @@ class S3ObjectStore:
         paginator = client("s3").get_paginator("list_objects_v2")
         return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
 
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str:
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        return f"s3://{bucket}/{key}"
+
     def put_json(self, bucket: str, key: str, document: object) -> str:
         client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
                                 ContentType="application/json")

@@ -65,10 +65,24 @@ class DeploymentOptions(_Strict):
     delete_custom_model_on_gate_failure: bool = False  # custom models bill storage monthly
 
 
+class QualityGate(_Strict):
+    """What the tuned model must reach for the run to pass (and its deployment to be kept, if asked for)."""
+
+    min_accuracy: float | None = Field(None, ge=0, le=1)
+    min_macro_f1: float | None = Field(None, ge=0, le=1)
+    min_gain_over_base: float | None = Field(0.0, ge=-1, le=1, description="accuracy: tuned − base, at least")
+
+
 class EvaluationOptions(_Strict):
     enabled: bool = True
     max_examples: int = Field(200, ge=1, le=5_000)
     compare_with_base_model: bool = True
+    base_model_id: str | None = Field(None, max_length=200, description="the base model's on-demand id or "
+                                      "inference profile for Converse (default: the catalogue's id)")
+    chunk_size: int = Field(50, ge=1, le=500, description="examples per chunk of work (one queue message)")
+    concurrency: int = Field(4, ge=1, le=32, description="calls in flight per chunk (size to your quota)")
+    max_tokens: int = Field(20, ge=1, le=512, description="answer budget per call")
+    gate: QualityGate = Field(default_factory=QualityGate)
 
 
 class CsvColumns(_Strict):

@@ -27,7 +27,7 @@ from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, ServingState, S
 from ft_pipeline.observability import logger, metrics, record_gauge
 from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
 from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
-from ft_pipeline.steps import deploy_model, start_training, stop_run, teardown, training_status
+from ft_pipeline.steps import deploy_model, evaluate, start_training, stop_run, teardown, training_status
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 from ft_pipeline.steps.teardown import InventoryReport
 from ft_pipeline.steps.training_events import training_failed_event
@@ -143,9 +143,21 @@ def _deploying(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutc
 
 def _deployed(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
     released = record.serving.state in (ServingState.DELETING, ServingState.DELETED)  # its lifetime or ceiling
+    if released:
+        return teardown.complete_run(record, deps)
+    return _retry_or_give_up(record, deps, now, Step.EVALUATE, "evaluation_start_redriven", _give_up_evaluation)
+
+
+def _give_up_evaluation(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    logger.warning("the evaluation never started; completing the run", extra={"run_id": record.run_id})
+    return teardown.complete_run(record, deps)  # without an evaluation: the deployment is deleted
+
+
+def _evaluated(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    released = record.serving.state in (ServingState.DELETING, ServingState.DELETED)
     if not released and record.lease is not None and not record.lease.lapsed(now):
         return StepOutcome(action="waiting", run_id=record.run_id, detail=f"until {record.lease.until}")
-    return teardown.complete_run(record, deps)  # ModelDeployed's handler never came: the sweeper completes it
+    return teardown.complete_run(record, deps)  # EvaluationCompleted's handler never came: the sweeper completes
 
 
 SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutcome]] = {
@@ -158,6 +170,8 @@ SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutco
     RunState.DEPLOYING: _deploying,
     RunState.DEPLOYMENT_QUEUED: deploy_model.look_queued,
     RunState.DEPLOYED: _deployed,
+    RunState.EVALUATING: evaluate.look,
+    RunState.EVALUATED: _evaluated,
 }
 
 

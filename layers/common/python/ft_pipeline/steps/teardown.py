@@ -26,7 +26,7 @@ from ft_pipeline.run_record import RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 
 # the run states that still use their serving resource (the evaluation step adds its own next)
-_IN_USE = {RunState.DEPLOYING, RunState.DEPLOYED}
+_IN_USE = {RunState.DEPLOYING, RunState.DEPLOYED, RunState.EVALUATING, RunState.EVALUATED}
 # no run may keep a resource longer (DeploymentOptions.max_hours' upper bound): deleted then, whatever the ledger says
 ABSOLUTE_MAX_LIFETIME = timedelta(hours=72)
 
@@ -84,20 +84,39 @@ def release_or_leave_to_sweeper(record: RunRecord, deps: TrainingDeps, reason: s
 
 
 def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None = None) -> StepOutcome:
-    """DEPLOYED → COMPLETED. The deployment is kept only when asked for and the quality gate passed; there is no
-    evaluation step yet, so no gate has passed, and it is deleted."""
+    """EVALUATED (or DEPLOYED, without an evaluation) → COMPLETED. The deployment is kept only when the options
+    ask for it and the quality gate passed (until its maximum lifetime still); otherwise it is deleted. A run whose
+    gate failed loses its custom model too when `delete_custom_model_on_gate_failure` asks for it."""
+    deployment = record.options.get("deployment") or {}
+    evaluated = record.status is RunState.EVALUATED
+    passed = evaluated and record.evaluation.passed is True
+    keep = passed and bool(deployment.get("keep_after_evaluation")) and record.serving.state is ServingState.ACTIVE
+    changes: dict[str, object] = {}
     if record.serving.state is ServingState.DELETED:  # released already: its lifetime, its ceiling, a retry
         reason = f"run completed; its deployment was released: {record.serving.reason or 'deleted'}"
+    elif keep:
+        reason = f"run completed: the gate passed and keep_after_evaluation asks to keep it until " \
+                 f"{record.serving.deadline}"
+        changes["serving.keep"] = True
+    elif evaluated:
+        why = "keep_after_evaluation is off" if passed else "only a model that passes is kept"
+        reason = f"run completed: the gate {'passed' if passed else 'FAILED'}; the deployment is deleted ({why})"
     else:
-        reason = "run completed: the deployment is not kept (no evaluation has passed a quality gate)"
-    record = release_or_leave_to_sweeper(record, deps, reason)
-    serving_state = record.serving.state.value
+        reason = "run completed without an evaluation: the deployment is deleted"
+    if not keep:
+        record = release_or_leave_to_sweeper(record, deps, reason)
+    if evaluated and not passed and deployment.get("delete_custom_model_on_gate_failure"):
+        changes |= _delete_custom_model(record, deps)
+    serving_state = "kept" if keep else record.serving.state.value
     cost = cost_so_far(record, deps, deps.clock.now())
     event = new_event(RunCompleted, RunCompletedDetail(
-        run_id=record.run_id, source=record.source, outcome="trained and deployed; deployment released",
+        run_id=record.run_id, source=record.source,
+        outcome=(f"evaluated: {record.evaluation.summary}" if evaluated else "deployed; not evaluated")
+        + f"; deployment {serving_state}",
         custom_model_arn=record.model.custom_model_arn, serving_state=serving_state, cost_usd=cost["total_usd"],
         cost_unconfirmed=cost["unconfirmed"]), resources=[record.model.custom_model_arn or ""])
-    done = deps.ledger.apply(record.run_id, "run_completed", event=event, changes={"cost": cost}, note=reason)
+    done = deps.ledger.apply(record.run_id, "evaluated_run_completed" if evaluated else "run_completed", event=event,
+                             changes={"cost": cost} | changes, note=reason)
     if done is None:
         deliver_pending(deps.ledger.get(record.run_id), deps, trigger_event_id)
         return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved on")
@@ -106,11 +125,25 @@ def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | 
     return StepOutcome(action="completed", run_id=record.run_id, detail=f"serving {serving_state}")
 
 
-def handle_model_deployed(run_id: str, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
+def _delete_custom_model(record: RunRecord, deps: TrainingDeps) -> dict[str, object]:
+    """The gate failed and the options ask for it: the custom model goes too (it bills storage monthly)."""
+    arn = record.model.custom_model_arn
+    if not arn or record.model.deleted_at or deps.serving is None:
+        return {}
+    try:
+        deps.serving.delete_custom_model(arn)
+    except Exception as exc:  # noqa: BLE001 - the model is kept; the record says so
+        logger.warning("could not delete the custom model", extra={"run_id": record.run_id, "error": str(exc)[:200]})
+        return {"model.storage_note": f"the gate failed, but deleting the custom model failed: {str(exc)[:200]}"}
+    return {"model.deleted_at": iso(deps.clock.now()),
+            "model.storage_note": "deleted: the gate failed and delete_custom_model_on_gate_failure asked for it"}
+
+
+def handle_evaluation_completed(run_id: str, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
     record = deps.ledger.get(run_id)
     if record is None:
         return StepOutcome(action="ignored", run_id=run_id, detail="no ledger record")
-    if record.status is not RunState.DEPLOYED:
+    if record.status is not RunState.EVALUATED:
         deliver_pending(record, deps, trigger_event_id)
         return StepOutcome(action="duplicate", run_id=run_id, detail=f"run is {record.status}")
     return complete_run(record, deps, trigger_event_id)

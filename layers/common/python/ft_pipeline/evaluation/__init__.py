@@ -1,0 +1,1 @@
+"""Evaluating a tuned model against its base model: answer parsing, metrics, the quality gate, the report."""

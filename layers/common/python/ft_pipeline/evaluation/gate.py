@@ -1,0 +1,28 @@
+"""The quality gate: what the tuned model must reach (options `evaluation.gate`), judged on the report's figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ft_pipeline.catalogue.options import QualityGate
+
+
+def judge(gate: QualityGate, tuned: dict[str, Any], comparison: dict[str, Any] | None) -> dict[str, Any]:
+    rules: list[dict[str, Any]] = []
+
+    def rule(name: str, value: float | None, threshold: float) -> None:
+        rules.append({"rule": name, "value": value, "threshold": threshold,
+                      "passed": value is not None and value >= threshold})
+
+    if gate.min_accuracy is not None:
+        rule("accuracy ≥", tuned.get("accuracy"), gate.min_accuracy)
+    if gate.min_macro_f1 is not None:
+        rule("macro F1 ≥", tuned.get("macro_f1"), gate.min_macro_f1)
+    if gate.min_gain_over_base is not None and comparison is not None:
+        rule("accuracy gain over the base model ≥", comparison.get("difference"), gate.min_gain_over_base)
+    if not rules:
+        return {"passed": True, "rules": [], "summary": "no gate rule applies (evaluation.gate sets none)"}
+    failed = [r for r in rules if not r["passed"]]
+    summary = "; ".join(f"{r['rule']} {r['threshold']:g}: {'—' if r['value'] is None else format(r['value'], '.3f')}"
+                        f" {'passed' if r['passed'] else 'FAILED'}" for r in rules)
+    return {"passed": not failed, "rules": rules, "summary": summary}
