@@ -79,7 +79,8 @@ class EvaluationOptions(_Strict):
     compare_with_base_model: bool = True
     base_model_id: str | None = Field(None, max_length=200, description="the base model's on-demand id or "
                                       "inference profile for Converse (default: the catalogue's id)")
-    chunk_size: int = Field(50, ge=1, le=500, description="examples per chunk of work (one queue message)")
+    chunk_size: int = Field(25, ge=1, le=200, description="examples per chunk of work (one queue message): small "
+                            "enough to finish well inside Lambda's 15 minutes under throttling")
     concurrency: int = Field(4, ge=1, le=32, description="calls in flight per chunk (size to your quota)")
     max_tokens: int = Field(20, ge=1, le=512, description="answer budget per call")
     gate: QualityGate = Field(default_factory=QualityGate)

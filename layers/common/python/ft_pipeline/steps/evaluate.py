@@ -39,6 +39,16 @@ from ft_pipeline.steps.teardown import complete_run, cost_so_far, release_or_lea
 
 NEXT_STEP_OWNER = "complete"
 NEXT_STEP_WAIT = timedelta(minutes=15)
+SECONDS_PER_CALL = 3.0  # a generous answer time, for the evaluation's deadline (its lease)
+CHUNKS_AT_ONCE = 2  # the event source's least MaximumConcurrency: the deadline assumes no more
+
+
+def evaluation_lease_length(examples: int, models: int, options: EvaluationOptions) -> timedelta:
+    """Long enough for every call at the least parallelism, twice over: the sweeper must not queue again a chunk
+    that is merely waiting its turn (it would be asked twice, and paid twice)."""
+    floor = WAITS[RunState.EVALUATING].retry_after or timedelta(minutes=30)
+    seconds = 2 * examples * models * SECONDS_PER_CALL / (options.concurrency * CHUNKS_AT_ONCE)
+    return max(floor, timedelta(seconds=seconds))
 
 
 def _options(record: RunRecord) -> EvaluationOptions:
@@ -103,7 +113,8 @@ def start_evaluation(run_id: str, deps: TrainingDeps, trigger_event_id: str | No
                               sample_uri=sample_uri)
               for i, start in enumerate(range(0, len(sample), options.chunk_size))]
     now = deps.clock.now()
-    lease = Lease(owner="evaluate", until=iso(now + (WAITS[RunState.EVALUATING].retry_after or timedelta(minutes=30))))
+    lease = Lease(owner="evaluate", until=iso(now + evaluation_lease_length(len(sample), len(model_ids(record)),
+                                                                            options)))
     started = deps.ledger.apply(run_id, "evaluation_started", lease=lease,
                                 note=f"{len(sample)} of {len(questions)} test records in {len(chunks)} chunks",
                                 changes={"evaluation.sample_uri": sample_uri, "evaluation.chunks": len(chunks),
@@ -227,13 +238,13 @@ def look(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
         return fail(record, deps, f"{len(missing)} of {record.evaluation.chunks} chunks were not answered in "
                                   f"{MAX_ATTEMPTS} attempts")
     assert deps.queue is not None
-    wait = WAITS[RunState.EVALUATING].retry_after or timedelta(minutes=30)
+    options = _options(record)
+    wait = evaluation_lease_length(len(missing) * options.chunk_size, len(model_ids(record)), options)
     renewed = Lease(owner=SWEEPER, until=iso(now + wait), retries=retries + 1)
     moved = deps.ledger.apply(record.run_id, "evaluation_redriven", lease=renewed, expected_lease=lease,
                               note=f"retry {renewed.retries}: chunks {missing[:20]} queued again")
     if moved is None:
         return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved meanwhile")
-    options = _options(record)
     examples = record.evaluation.examples
     deps.queue.send([EvaluationChunk(run_id=record.run_id, chunk=i, start=i * options.chunk_size,
                                      end=min((i + 1) * options.chunk_size, examples),
