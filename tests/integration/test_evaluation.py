@@ -155,3 +155,15 @@ def test_without_an_evaluation_the_run_completes_at_once_and_deletes_the_deploym
     run = the_run(pipeline)
     assert run["status"] == "COMPLETED" and alive(pipeline) == [] and pipeline.bedrock.converse.calls == 0
     assert "not evaluated" in once(pipeline, "RunCompleted")["detail"]["outcome"]
+
+
+def test_a_model_that_could_not_be_asked_never_passes_the_gate(pipeline):
+    """Found by a hostile review: every call failing made tuned and base both 0, a gain of 0, and a pass."""
+    pipeline.faults.fail("bedrock-runtime.Converse", "AccessDeniedException", times=None)
+    trained(pipeline, SMALL | {"deployment": {"keep_after_evaluation": True}})
+    pipeline.advance(minutes=READY)
+    run = the_run(pipeline)
+    assert run["evaluation"]["passed"] is False and not run["serving"].get("keep") and alive(pipeline) == []
+    report = json.loads(evaluation_object(pipeline, "report.json"))
+    assert report["gate"]["rules"][0] == {"rule": "share of the tuned model's calls answered ≥", "value": 0.0,
+                                          "threshold": 0.9, "passed": False}

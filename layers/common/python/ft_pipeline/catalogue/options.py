@@ -71,6 +71,8 @@ class QualityGate(_Strict):
     min_accuracy: float | None = Field(None, ge=0, le=1)
     min_macro_f1: float | None = Field(None, ge=0, le=1)
     min_gain_over_base: float | None = Field(0.0, ge=-1, le=1, description="accuracy: tuned − base, at least")
+    max_error_rate: float = Field(0.1, ge=0, le=1, description="calls to the tuned model that may fail; above it "
+                                  "the gate fails, whatever the figures say (failed calls prove nothing)")
 
 
 class EvaluationOptions(_Strict):

@@ -14,14 +14,15 @@ def judge(gate: QualityGate, tuned: dict[str, Any], comparison: dict[str, Any] |
         rules.append({"rule": name, "value": value, "threshold": threshold,
                       "passed": value is not None and value >= threshold})
 
+    calls = tuned.get("answered", 0) + tuned.get("errors", 0)
+    rule("share of the tuned model's calls answered ≥", tuned.get("answered", 0) / calls if calls else None,
+         round(1 - gate.max_error_rate, 6))  # always: a model that could not be asked has not passed
     if gate.min_accuracy is not None:
         rule("accuracy ≥", tuned.get("accuracy"), gate.min_accuracy)
     if gate.min_macro_f1 is not None:
         rule("macro F1 ≥", tuned.get("macro_f1"), gate.min_macro_f1)
     if gate.min_gain_over_base is not None and comparison is not None:
         rule("accuracy gain over the base model ≥", comparison.get("difference"), gate.min_gain_over_base)
-    if not rules:
-        return {"passed": True, "rules": [], "summary": "no gate rule applies (evaluation.gate sets none)"}
     failed = [r for r in rules if not r["passed"]]
     summary = "; ".join(f"{r['rule']} {r['threshold']:g}: {'—' if r['value'] is None else format(r['value'], '.3f')}"
                         f" {'passed' if r['passed'] else 'FAILED'}" for r in rules)
