@@ -90,3 +90,10 @@ def test_provisioned_throughput_is_refused_while_the_stack_does_not_know_its_pri
 def test_a_run_may_lower_the_stacks_cost_ceiling_but_not_raise_it():
     assert resolve_options(DEFAULTS, b'{"cost_ceiling_usd": 5}', "m.json", STACK).cost_ceiling_usd == 5
     assert resolve_options(DEFAULTS, b'{"cost_ceiling_usd": 500}', "m.json", STACK).cost_ceiling_usd == 100
+
+
+def test_an_evaluation_chunk_that_could_outlast_a_lambda_is_refused():
+    with pytest.raises(InvalidOptions, match="calls in sequence per chunk"):
+        resolve_options(DEFAULTS, b'{"evaluation": {"chunk_size": 200, "concurrency": 1}}', "m.json", STACK)
+    assert resolve_options(DEFAULTS, b'{"evaluation": {"chunk_size": 100, "concurrency": 8}}', "m.json",
+                           STACK).evaluation.chunk_size == 100

@@ -266,7 +266,8 @@ WAITS: dict[RunState, Wait] = {
                      swept=True, stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
     S.EVALUATING: Wait("every chunk of the test sample answered and stored, from the evaluation queue (lease: the "
                        "evaluation's deadline)", (), swept=True, stuck_after=timedelta(hours=3),
-                       retry_after=timedelta(minutes=30)),
+                       # above the queue's own retries (3 receives x 16 min): a chunk is never queued twice
+                       retry_after=timedelta(minutes=60)),
     S.EVALUATED: Wait("the teardown policy (keep or delete the deployment)", ("EvaluationCompleted",), swept=True,
                       stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
 }

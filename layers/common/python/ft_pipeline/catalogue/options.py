@@ -75,6 +75,9 @@ class QualityGate(_Strict):
                                   "the gate fails, whatever the figures say (failed calls prove nothing)")
 
 
+MAX_SEQUENTIAL_CALLS = 25
+
+
 class EvaluationOptions(_Strict):
     enabled: bool = True
     max_examples: int = Field(200, ge=1, le=5_000)
@@ -86,6 +89,17 @@ class EvaluationOptions(_Strict):
     concurrency: int = Field(4, ge=1, le=32, description="calls in flight per chunk (size to your quota)")
     max_tokens: int = Field(20, ge=1, le=512, description="answer budget per call")
     gate: QualityGate = Field(default_factory=QualityGate)
+
+    @model_validator(mode="after")
+    def _chunk_fits_a_lambda(self) -> Self:
+        # calls one worker makes in sequence: each may take up to 30 s with retries under throttling, and a chunk
+        # must be stored inside Lambda's 15 minutes or every call in it is paid again
+        sequential = self.chunk_size * 2 / self.concurrency
+        if sequential > MAX_SEQUENTIAL_CALLS:
+            raise ValueError(f"evaluation.chunk_size {self.chunk_size} with concurrency {self.concurrency} makes "
+                             f"{sequential:g} calls in sequence per chunk (at most {MAX_SEQUENTIAL_CALLS}); lower "
+                             "chunk_size or raise concurrency")
+        return self
 
 
 class CsvColumns(_Strict):

@@ -42,7 +42,7 @@ def build_report(lines: list[dict[str, Any]], *, labels: list[str] | None, model
         expected = [line["expected"] for line in lines]
         comparison = paired_accuracy_difference(expected, [line["models"]["tuned"]["parsed"] for line in lines],
                                                 [line["models"]["base"]["parsed"] for line in lines])
-    verdict = judge(gate, models["tuned"], comparison)
+    verdict = judge(gate, models["tuned"], comparison, models.get("base"))
     wrong = [line for line in lines if line["models"]["tuned"]["parsed"] != line["expected"]][:PREVIEW]
     return context | {
         "task": "classification" if labels else "freeform",

@@ -46,7 +46,7 @@ CHUNKS_AT_ONCE = 2  # the event source's least MaximumConcurrency: the deadline 
 def evaluation_lease_length(examples: int, models: int, options: EvaluationOptions) -> timedelta:
     """Long enough for every call at the least parallelism, twice over: the sweeper must not queue again a chunk
     that is merely waiting its turn (it would be asked twice, and paid twice)."""
-    floor = WAITS[RunState.EVALUATING].retry_after or timedelta(minutes=30)
+    floor = WAITS[RunState.EVALUATING].retry_after or timedelta(minutes=60)
     seconds = 2 * examples * models * SECONDS_PER_CALL / (options.concurrency * CHUNKS_AT_ONCE)
     return max(floor, timedelta(seconds=seconds))
 
@@ -137,7 +137,8 @@ def answer_chunk(message: EvaluationChunk, deps: TrainingDeps) -> StepOutcome:
         return StepOutcome(action="ignored", run_id=message.run_id,
                            detail=f"run is {record.status if record else 'unknown'}: nothing asked")
     key = _chunk_key(record, deps, message.chunk)
-    if deps.store.head(deps.settings.data_bucket, key) is None:  # stored already: a retry resumes past it
+    # a listing, not HeadObject: without s3:ListBucket on the key itself S3 answers 403 for a missing object
+    if message.chunk not in _stored_chunks(record, deps):  # stored already: a retry resumes past it
         assert deps.runtime is not None
         options = _options(record)
         lines = deps.store.open(*_split(message.sample_uri)).read().splitlines()[message.start:message.end]
