@@ -136,22 +136,23 @@ def answer_chunk(message: EvaluationChunk, deps: TrainingDeps) -> StepOutcome:
     if record is None or record.status is not RunState.EVALUATING:
         return StepOutcome(action="ignored", run_id=message.run_id,
                            detail=f"run is {record.status if record else 'unknown'}: nothing asked")
-    key = _chunk_key(record, deps, message.chunk)
     # a listing, not HeadObject: without s3:ListBucket on the key itself S3 answers 403 for a missing object
-    if message.chunk not in _stored_chunks(record, deps):  # stored already: a retry resumes past it
+    stored = _stored_chunks(record, deps)
+    if message.chunk not in stored:  # stored already: a retry resumes past it
         assert deps.runtime is not None
-        options = _options(record)
+        options, roles = _options(record), model_ids(record)
         lines = deps.store.open(*_split(message.sample_uri)).read().splitlines()[message.start:message.end]
         questions = [Question.model_validate_json(line) for line in lines]
-        predictions = ask_all(questions, model_ids(record), deps.runtime, labels=record.validation.labels,
+        predictions = ask_all(questions, roles, deps.runtime, labels=record.validation.labels,
                               max_tokens=options.max_tokens, concurrency=options.concurrency)
-        deps.store.put_bytes(deps.settings.data_bucket, key,
+        deps.store.put_bytes(deps.settings.data_bucket, _chunk_key(record, deps, message.chunk),
                              "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions).encode(),
                              "application/x-ndjson")
         errors = sum(1 for p in predictions for a in p["models"].values() if a["error"])
-        metrics.add_metric(name="EvaluationCalls", unit="Count", value=len(predictions) * len(model_ids(record)))
+        metrics.add_metric(name="EvaluationCalls", unit="Count", value=len(predictions) * len(roles))
         metrics.add_metric(name="EvaluationCallErrors", unit="Count", value=errors)
-    return finish_if_complete(record, deps)
+        stored = _stored_chunks(record, deps)  # again: other chunks may have been stored meanwhile
+    return finish_if_complete(record, deps, stored)
 
 
 # --- fan-in -------------------------------------------------------------------------------------------------------
@@ -162,8 +163,8 @@ def _stored_chunks(record: RunRecord, deps: TrainingDeps) -> set[int]:
     return {int(k.rsplit("/", 1)[-1].split(".")[0]) for k in keys if k.endswith(".jsonl")}
 
 
-def finish_if_complete(record: RunRecord, deps: TrainingDeps) -> StepOutcome:
-    stored = _stored_chunks(record, deps)
+def finish_if_complete(record: RunRecord, deps: TrainingDeps, stored: set[int]) -> StepOutcome:
+    """`stored`: the chunks stored now (one listing, made by the caller)."""
     missing = sorted(set(range(record.evaluation.chunks)) - stored)
     if missing:
         return StepOutcome(action="waiting", run_id=record.run_id, detail=f"{len(missing)} chunks to go")
@@ -227,14 +228,15 @@ def _context(record: RunRecord, deps: TrainingDeps, now: datetime, examples: int
 def look(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
     """An evaluating run: finished but not recorded (the last chunk died) → finish; its lease lapsed → queue
     the missing chunks again, or give up after the last attempt."""
-    outcome = finish_if_complete(record, deps)
+    stored = _stored_chunks(record, deps)
+    outcome = finish_if_complete(record, deps, stored)
     if outcome.action != "waiting":
         return outcome
     lease = record.lease
     if lease is not None and not lease.lapsed(now):
         return outcome
     retries = lease.retries if lease else 0
-    missing = sorted(set(range(record.evaluation.chunks)) - _stored_chunks(record, deps))
+    missing = sorted(set(range(record.evaluation.chunks)) - stored)
     if retries >= MAX_ATTEMPTS - 1:
         return fail(record, deps, f"{len(missing)} of {record.evaluation.chunks} chunks were not answered in "
                                   f"{MAX_ATTEMPTS} attempts")
