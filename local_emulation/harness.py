@@ -554,12 +554,12 @@ class LocalPipeline:
         """Every run record, as JSON, ordered by run id (an item that is no run record: its id and the error)."""
         from pydantic import ValidationError
 
-        from ft_pipeline.adapters.ledger_table import KEY, LedgerTable
+        from ft_pipeline.adapters.ledger_table import CONTENT_PREFIX, KEY, LedgerTable
 
         table = LedgerTable(self.resource_name("LedgerTable"))
         items = self.client("dynamodb").scan(TableName=table.table_name)["Items"]
         records = []
-        for run_id in sorted(item[KEY]["S"] for item in items):
+        for run_id in sorted(item[KEY]["S"] for item in items if not item[KEY]["S"].startswith(CONTENT_PREFIX)):
             try:
                 record = table.get(run_id)
             except ValidationError as exc:

@@ -34,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{source}: no such file", file=sys.stderr)
         return 2
     out = args.out or source.with_name(source.name + ".validated")
-    if out.resolve() == source.resolve().parent:
-        print("refusing to write outputs next to the input in the same folder; pick --out", file=sys.stderr)
+    problem = _unusable_output(source, out)
+    if problem:
+        print(f"--out {out}: {problem}", file=sys.stderr)
+        return 2
+    if args.options is not None and not args.options.is_file():
+        print(f"--options {args.options}: no such file (leave it out to use the defaults)", file=sys.stderr)
         return 2
     # as in the stack: --base-model plays DefaultBaseModel, and a manifest beside the file overrides it
     manifest_path = args.options or Path(str(source) + ".options.json")
@@ -54,6 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(report.summary_lines()))
     print(f"  outputs       {out}/")
     return 0 if report.status is DatasetStatus.VALIDATED else 1
+
+
+OUTPUT_NAMES = ("train.jsonl", "validation.jsonl", "test.jsonl", "rejected.jsonl", "report.json")
+
+
+def _unusable_output(source: Path, out: Path) -> str | None:
+    """Why `out` cannot take the outputs without harming the input, or None."""
+    out_abs, source_abs = out.resolve(), source.resolve()
+    if out_abs == source_abs:
+        return "is the input file itself; pick a folder for the outputs"
+    if out.exists() and not out.is_dir():
+        return "exists and is not a folder"
+    if out_abs == source_abs.parent:
+        return "is the input's own folder; pick another folder, so that no output can overwrite an input"
+    if any((out_abs / name) == source_abs for name in OUTPUT_NAMES):
+        return f"would overwrite the input ({source.name} is an output name there)"
+    return None
 
 
 if __name__ == "__main__":

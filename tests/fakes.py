@@ -18,6 +18,7 @@ class InMemoryLedger:
         self.clock = clock or ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
         self.items: dict[str, dict[str, Any]] = {}
         self.applied: list[str] = []
+        self.contents: dict[str, str] = {}
 
     def put(self, run_id: str, status: RunState, **fields: Any) -> RunRecord:
         at = iso(self.clock.now())
@@ -87,6 +88,13 @@ class InMemoryLedger:
     def runs_with_pending_events(self, updated_before):
         return [i for i, item in self.items.items()
                 if item.get("outbox_state") and item["updated_at"] <= updated_before]
+
+    def claim_content(self, content_key, run_id, replacing=None):
+        holder = self.contents.get(content_key)
+        if holder is None or holder == replacing:
+            self.contents[content_key] = run_id
+            return run_id
+        return holder
 
 
 class RecordingPublisher:

@@ -87,6 +87,9 @@ def test_validator_environment_satisfies_its_settings(stack):
     assert settings.event_bus_name == stack.ref("PipelineBus")
     assert settings.ledger_table == stack.ref("LedgerTable")
     assert settings.option_defaults()["base_model"] == stack.parameters["DefaultBaseModel"]
+    # what a dataset may write must fit the function's /tmp, with room for the rest of the work folder
+    storage_mb = functions(stack)["DatasetValidatorFunction"]["Properties"]["EphemeralStorage"]["Size"]
+    assert settings.work_dir_budget_mb <= storage_mb - 256
 
 
 def test_validator_reads_only_uploads_and_writes_only_datasets(stack):
@@ -98,6 +101,9 @@ def test_validator_reads_only_uploads_and_writes_only_datasets(stack):
     assert by_sid["WriteDatasets"]["Action"] == "s3:PutObject"
     assert all("*" not in json.dumps(s["Action"]) for s in statements)
     assert by_sid["AnnounceOutcome"]["Resource"] == stack.get_att("PipelineBus", "Arn")
+    # the one PutItem it may make is a content claim, never a run record
+    assert by_sid["ContentClaims"]["Action"] == "dynamodb:PutItem"
+    assert by_sid["ContentClaims"]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["content#*"]}}
 
 
 def test_runtime_architecture_and_layer(stack):

@@ -102,7 +102,7 @@ def test_objects_outside_incoming_are_not_routed(pipeline):
 
 
 def test_options_manifest_beside_the_data_changes_the_model(pipeline):
-    manifest = {"base_model": "amazon.titan-text-express-v1", "hyperparameters": {"epochCount": "2"},
+    manifest = {"base_model": "meta.llama3-1-8b-instruct-v1", "hyperparameters": {"epochCount": "2"},
                 "split": {"train": 0.9, "validation": 0.05, "test": 0.05}, "deployment": {"mode": "none"}}
     pipeline.upload("incoming/h.csv.options.json", json.dumps(manifest).encode())
     pipeline.upload("incoming/h.csv", HEADLINES_CSV)
@@ -110,7 +110,7 @@ def test_options_manifest_beside_the_data_changes_the_model(pipeline):
     outcomes = sorted(i.result["outcome"] for i in validator_invocations(pipeline))
     assert outcomes == ["SKIPPED_NOT_A_DATASET", "VALIDATED"]  # the manifest itself is not a dataset
     (event,) = pipeline_events(pipeline, "DatasetValidated")
-    assert event["detail"]["base_model"] == "amazon.titan-text-express-v1:0:8k"
+    assert event["detail"]["base_model"] == "meta.llama3-1-8b-instruct-v1:0:128k"
     assert event["detail"]["options"]["hyperparameters"] == {"epochCount": "2"}
     assert abs(event["detail"]["counts"]["train"] - 1800) <= 4  # 90% of each label, to a record
     train = pipeline.read_object(event["detail"]["training_data_uri"].split("/", 3)[3])
@@ -209,3 +209,56 @@ def test_a_wiring_mistake_in_the_template_fails_locally(tmp_path):
         pipeline.upload("incoming/h.csv", HEADLINES_CSV)
         pipeline.run()
         assert pipeline.invocations == []  # the upload never reaches the validator, as in AWS
+
+
+def test_the_same_bytes_uploaded_twice_start_one_paid_job(pipeline):
+    pipeline.upload("incoming/monday.csv", HEADLINES_CSV)
+    pipeline.run()
+    pipeline.upload("incoming/copy of monday.csv", HEADLINES_CSV)  # another name, the same content and options
+    pipeline.run()
+    (validated,) = pipeline_events(pipeline, "DatasetValidated")
+    (rejected,) = pipeline_events(pipeline, "DatasetRejected")
+    first = validated["detail"]["run_id"]
+    (reason,) = rejected["detail"]["reasons"]
+    assert f"already submitted as run {first} (now TRAINING)" in reason and "allow_repeat" in reason
+    assert len(pipeline.bedrock.jobs()) == 1  # in the emulated Bedrock: one job, not two
+    second = rejected["detail"]["run_id"]
+    assert not [k for k in pipeline.list_keys(f"datasets/{second}/") if k.endswith("train.jsonl")]
+
+
+def test_allow_repeat_trains_again_and_a_failed_run_may_be_repeated(pipeline):
+    pipeline.upload("incoming/a.csv", HEADLINES_CSV)
+    pipeline.run()
+    pipeline.upload("incoming/b.csv.options.json", b'{"allow_repeat": true}')
+    pipeline.upload("incoming/b.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 2 and len(pipeline.bedrock.jobs()) == 2
+    for job in pipeline.bedrock.in_progress():
+        pipeline.bedrock.finish(job, "Failed")
+    pipeline.run()
+    pipeline.upload("incoming/c.csv", HEADLINES_CSV)  # the earlier run with this content failed: try again
+    pipeline.run()
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 3 and len(pipeline.bedrock.jobs()) == 3
+
+
+def test_a_fault_on_the_data_ends_in_dataset_rejected_not_only_the_dead_letter_queue(pipeline):
+    def fault_in_our_code(params):
+        raise RecursionError("maximum recursion depth exceeded")  # stands for any bug the data provokes
+
+    pipeline.faults.call("s3.GetObject", fault_in_our_code, when=lambda p: p["Key"] == "incoming/h.csv", times=None)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    (event,) = pipeline_events(pipeline, "DatasetRejected")
+    (reason,) = event["detail"]["reasons"]
+    assert "the validator failed on this dataset (RecursionError)" in reason and "maximum" not in reason
+    assert len(validator_invocations(pipeline)) == 1 and pipeline.dead_letters() == []
+    assert pipeline.ledger()[0]["status"] == "REJECTED"
+    assert not pipeline.bedrock.jobs()
+
+
+def test_an_infrastructure_failure_reading_the_data_is_retried(pipeline):
+    pipeline.faults.fail("s3.GetObject", when=lambda p: p["Key"] == "incoming/h.csv")  # S3 unreachable once
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
+    assert len(pipeline_events(pipeline, "DatasetValidated")) == 1

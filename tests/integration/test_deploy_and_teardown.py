@@ -101,7 +101,7 @@ def test_a_provisioned_throughput_bills_by_the_hour_and_is_deleted_at_the_end():
 
 
 def test_a_model_without_on_demand_in_the_region_is_trained_and_completed_without_a_deployment(pipeline):
-    run = trained(pipeline, {"base_model": "amazon.titan-text-express-v1"})  # the default mode is auto
+    run = trained(pipeline, {"base_model": "meta.llama3-1-8b-instruct-v1"})  # the default mode is auto
     assert run["options"]["deployment"]["mode"] == "none"
     assert run["status"] == "COMPLETED" and created(pipeline) == []
     assert once(pipeline, "RunCompleted")["detail"]["outcome"] == "trained; deployment.mode none"

@@ -19,9 +19,9 @@ def test_manifest_overrides_stack_defaults_field_by_field():
 
 
 def test_another_model_drops_the_default_models_hyperparameters():
-    options = resolve_options(DEFAULTS, b'{"base_model": "amazon.titan-text-express-v1"}', "m.json")
-    assert options.base_model == "amazon.titan-text-express-v1:0:8k"
-    assert options.epochs == 5  # Titan's default, not Nova's 3
+    options = resolve_options(DEFAULTS, b'{"base_model": "meta.llama3-1-8b-instruct-v1"}', "m.json")
+    assert options.base_model == "meta.llama3-1-8b-instruct-v1:0:128k"
+    assert options.epochs == 5  # Llama's default, not Nova's 3
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,11 @@ def test_another_model_drops_the_default_models_hyperparameters():
          "hyperparameters.epochCount: Input should be less than or equal to 5"),
         (b'{"hyperparameters": {"batchSize": 8}}', "hyperparameters.batchSize: Extra inputs"),
         (b'{"split": {"train": 0.5, "validation": 0.1, "test": 0.1}}', "split ratios must sum to 1"),
-        (b'{"base_model": "amazon.titan-text-lite-v1", "deployment": {"mode": "on-demand"}}', "not offered"),
+        (b'{"base_model": "meta.llama3-1-8b-instruct-v1", "deployment": {"mode": "on-demand"}}', "not offered"),
+        (b'{"base_model": "amazon.titan-text-lite-v1"}', "can no longer be fine-tuned: Titan Text models reached"),
+        (b'{"base_model": "cohere.command-text-v14"}', "end of life on 2025-08-12"),
+        (b'{"base_model": "anthropic.claude-3-haiku-20240307-v1:0"}', "end of life on 2026-09-10"),
+        (b'{"base_model": "meta.llama3-2-1b-instruct-v1"}', "choose one of amazon.nova-micro-v1:0:128k"),
         (b'{"labels": ["a"]}', "at least two distinct"),
     ],
 )
@@ -46,7 +50,7 @@ def test_invalid_manifests_say_what_and_where(manifest, message):
 
 
 def test_models_are_found_with_or_without_context_suffix():
-    assert resolve_base_model("anthropic.claude-3-haiku-20240307-v1:0").output_format is OutputFormat.CLAUDE_MESSAGES
+    assert resolve_base_model("anthropic.claude-3-haiku-20240307-v1:0").retired  # known, and known to be retired
     assert resolve_base_model("amazon.nova-pro-v1:0:300k").family.value == "nova"
     assert resolve_base_model("meta.llama3-1-8b-instruct-v1").output_format is OutputFormat.PROMPT_COMPLETION
     assert len({m.model_id for m in CATALOGUE}) == len(CATALOGUE)
@@ -65,7 +69,8 @@ STACK = {"region": "us-east-1", "pt_hourly_usd": None, "cost_ceiling_usd": 100.0
 @pytest.mark.parametrize(("model", "region", "mode"), [
     ("amazon.nova-micro-v1:0:128k", "us-east-1", "on-demand"),  # AWS offers on-demand deployment there
     ("amazon.nova-micro-v1:0:128k", "eu-west-1", "none"),  # not in that region
-    ("amazon.titan-text-express-v1", "us-east-1", "none"),  # not for that model anywhere
+    ("meta.llama3-1-8b-instruct-v1", "us-east-1", "none"),  # not for that model anywhere
+    ("amazon.nova-2-lite-v1", "us-east-1", "on-demand"),
     ("meta.llama3-3-70b-instruct-v1:0:128k", "us-west-2", "on-demand"),
     ("meta.llama3-3-70b-instruct-v1:0:128k", "us-east-1", "none"),
 ])

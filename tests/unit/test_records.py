@@ -29,7 +29,7 @@ def test_each_supported_shape_is_recognised():
 
 
 def test_unknown_shape_names_its_keys():
-    with pytest.raises(RecordError, match="keys: answer, question") as err:
+    with pytest.raises(RecordError, match="keys: 'answer', 'question'") as err:
         classify_json_record({"question": "q", "answer": "a"})
     assert err.value.code == "wrong-schema"
 
@@ -48,7 +48,7 @@ def test_conversation_keeps_system_and_turns():
         (conv(("user", "a"), ("assistant", "b"), ("user", "c")), "messages[2].role", "roles"),
         (conv(("user", "a")), "messages", "roles"),
         (conv(("user", "  "), ("assistant", "b")), "messages[0].content[0].text", "empty-field"),
-        ({"schemaVersion": "x", "messages": [{"role": "user", "content": [{"image": {}}]},
+        ({"schemaVersion": "bedrock-conversation-2024", "messages": [{"role": "user", "content": [{"image": {}}]},
                                              {"role": "assistant", "content": [{"text": "b"}]}]},
          "messages[0].content[0]", "unsupported-content"),
         (conv(("user", "a"), ("assistant", "b")) | {"extra": 1}, "extra", "wrong-schema"),
@@ -83,7 +83,7 @@ def test_csv_layout_recognises_common_headers_and_explicit_columns():
     assert csv_layout(["id", "Prompt", "Completion"]).input_format is InputFormat.PROMPT_COMPLETION
     layout = csv_layout(["body_text", "tag"], text="body_text", label="tag")
     assert (layout.first, layout.second) == (0, 1)
-    with pytest.raises(ValueError, match="header \\(a, b\\) has no text\\+label"):
+    with pytest.raises(ValueError, match="header \\('a', 'b'\\) has no text\\+label"):
         csv_layout(["a", "b"])
     with pytest.raises(ValueError, match="'nope' is not in the header"):
         csv_layout(["text", "label"], text="nope")

@@ -56,15 +56,14 @@ def test_names_fit_bedrocks_rules_for_the_longest_run_id():
 
 
 def test_job_request_carries_splits_options_tags_and_optional_key_and_vpc():
-    options = DatasetOptions(base_model="amazon.titan-text-lite-v1", hyperparameters={"epochCount": 3},
+    options = DatasetOptions(base_model="meta.llama3-1-8b-instruct-v1", hyperparameters={"epochCount": 3},
                              deployment={"mode": "provisioned"})
     record = validated_run(InMemoryLedger(), options.model_dump(mode="json"))
     request = build_job_request(record, options, settings(CUSTOM_MODEL_KMS_KEY_ARN="arn:aws:kms:us-east-1:1:key/k",
                                                           VPC_SUBNET_IDS="subnet-1,subnet-2",
                                                           VPC_SECURITY_GROUP_IDS="sg-1"))
-    assert request["baseModelIdentifier"] == "amazon.titan-text-lite-v1:0:4k"
-    assert request["hyperParameters"] == {"epochCount": "3", "batchSize": "1", "learningRate": "1e-05",
-                                          "learningRateWarmupSteps": "5"}
+    assert request["baseModelIdentifier"] == "meta.llama3-1-8b-instruct-v1:0:128k"
+    assert request["hyperParameters"] == {"epochCount": "3", "batchSize": "1", "learningRate": "0.0001"}
     assert request["validationDataConfig"] == {"validators": [{"s3Uri": PREFIX + "validation.jsonl"}]}
     assert request["outputDataConfig"] == {"s3Uri": "s3://bkt/customization-output/d-1/"}
     assert request["customModelKmsKeyId"] == "arn:aws:kms:us-east-1:1:key/k"

@@ -58,13 +58,11 @@ def test_test_split_never_overlaps_training(validate):
 @pytest.mark.parametrize(
     ("model", "check"),
     [
-        ("amazon.titan-text-express-v1:0:8k", lambda r: set(r) == {"prompt", "completion"}),
         ("meta.llama3-1-8b-instruct-v1:0:128k", lambda r: set(r) == {"prompt", "completion"}),
-        ("cohere.command-light-text-v14:7:4k", lambda r: set(r) == {"prompt", "completion"}),
-        ("anthropic.claude-3-haiku-20240307-v1:0:200k",
-         lambda r: set(r) == {"messages"} and isinstance(r["messages"][0]["content"], str)),
-        ("meta.llama3-2-3b-instruct-v1:0:128k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
+        ("meta.llama3-1-70b-instruct-v1:0:128k", lambda r: set(r) == {"prompt", "completion"}),
+        ("meta.llama3-3-70b-instruct-v1:0:128k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
         ("amazon.nova-pro-v1:0:300k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
+        ("amazon.nova-2-lite-v1:0:256k", lambda r: r["schemaVersion"] == "bedrock-conversation-2024"),
     ],
 )
 def test_output_format_follows_the_base_model(validate, model, check):
@@ -80,20 +78,20 @@ def test_prompt_completion_input_becomes_conversations_and_back(validate):
     assert report.input.input_format == "prompt-completion"
     rec = read_jsonl(out / "train.jsonl")[0]
     assert rec["system"] == [{"text": "You answer briefly."}]
-    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(50)]),
-                           base_model="amazon.titan-text-lite-v1")
+    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(150)]),
+                           base_model="meta.llama3-1-8b-instruct-v1")
     assert read_jsonl(out / "train.jsonl")[0].keys() == {"prompt", "completion"}
 
 
 def test_multi_turn_conversations_cannot_become_prompt_completion(validate):
-    three = {"schemaVersion": "x", "messages": [
+    three = {"schemaVersion": "bedrock-conversation-2024", "messages": [
         {"role": r, "content": [{"text": t}]} for r, t in
         (("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d"))]}
-    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(40)] + [three]),
-                           base_model="amazon.titan-text-express-v1")
+    report, out = validate(jsonl([conversation(f"q{i}", f"a{i}") for i in range(140)] + [three]),
+                           base_model="meta.llama3-1-8b-instruct-v1")
     rejected = read_jsonl(out / "rejected.jsonl")
     assert [r["code"] for r in rejected] == ["multi-turn"]
-    assert rejected[0]["line"] == 41
+    assert rejected[0]["line"] == 141
 
 
 def test_crlf_bom_and_gzip_give_the_same_records(validate):
@@ -121,7 +119,8 @@ def test_accounting_adds_up_and_every_rejected_record_is_kept(validate):
     lines[5] = "{broken json"
     lines[9] = ""
     lines[20] = conversation("question 1", "answer 1")  # duplicate of line 2
-    lines[30] = {"schemaVersion": "x", "messages": [{"role": "user", "content": [{"text": "alone"}]}]}
+    lines[30] = {"schemaVersion": "bedrock-conversation-2024",
+                 "messages": [{"role": "user", "content": [{"text": "alone"}]}]}
     report, out = validate(jsonl(lines))
     c = report.counts
     assert c.accepted + c.rejected + c.blank == c.records_read == 60
@@ -152,16 +151,22 @@ def test_invalid_utf8_inside_one_csv_record_rejects_only_that_record(validate):
     assert "\\xff" in rejected[0]["original"]
 
 
-def test_validation_split_is_capped_for_models_with_a_validation_limit(validate):
-    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(9_000))
-    report, _ = validate(data.encode(), name="big.csv", base_model="anthropic.claude-3-haiku-20240307-v1:0:200k")
-    assert report.splits["validation"].records == 900  # 10%, under the 1,000 cap
-    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(12_000))
-    report, _ = validate(data.encode(), name="big.csv", base_model="cohere.command-text-v14:7:4k",
-                         split={"train": 0.8, "validation": 0.15, "test": 0.05})
-    assert report.splits["validation"].records == 1_000
-    assert report.status is DatasetStatus.REJECTED  # 10,400 training records > 10,000
-    assert any("10000" in r or "10,000" in r for r in report.reasons)
+@pytest.mark.parametrize(("into", "train", "test"), [("train", 900, 100), ("test", 800, 200)])
+def test_a_model_without_validation_sets_gets_its_share_moved_and_says_so(validate, into, train, test):
+    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(1_000))
+    report, out = validate(data.encode(), name="nova2.csv", base_model="amazon.nova-2-lite-v1:0:256k",
+                           split={"train": 0.8, "validation": 0.1, "test": 0.1, "validation_into": into})
+    assert report.status is DatasetStatus.VALIDATED, report.reasons
+    assert (report.splits["train"].records, report.splits["validation"].records,
+            report.splits["test"].records) == (train, 0, test)
+    assert any("takes no validation set" in w and f"went to {into}" in w for w in report.warnings)
+    assert not read_jsonl(out / "validation.jsonl")
+
+
+def test_nova_2_lite_needs_200_records(validate):
+    data = "text,label\n" + "".join(f"headline number {i},{LABELS[i % 4]}\n" for i in range(150))
+    report, _ = validate(data.encode(), name="nova2.csv", base_model="amazon.nova-2-lite-v1")
+    assert any("needs at least 200" in r for r in report.reasons)
 
 
 def test_report_has_cost_lengths_and_imbalance_warning(validate):
@@ -200,7 +205,7 @@ def test_over_quota_dataset_is_rejected_but_every_record_is_still_accounted_for(
     assert report.status is DatasetStatus.REJECTED
     assert any("more than 20000 training + validation records" in r for r in report.reasons)
     assert report.counts.accepted == 25_000 and report.counts.balanced
-    assert any("not deduplicated or split" in w for w in report.warnings)
+    assert any("not deduplicated, split or written" in w for w in report.warnings)
     assert not (out / "train.jsonl").exists()
     report, _ = validate(data.encode(), name="huge.csv", max_records=30_000)  # a raised quota
     assert report.status is DatasetStatus.VALIDATED

@@ -119,6 +119,11 @@ class Ledger(Protocol):
         """Ids of runs whose outbox holds an undelivered event, last moved before `updated_before`."""
         ...
 
+    def claim_content(self, content_key: str, run_id: str, replacing: str | None = None) -> str:
+        """Record `run_id` as the run of this content (data and options), if no run is recorded (or if
+        `replacing` is). The run recorded afterwards: `run_id`, or the one that holds it."""
+        ...
+
 
 class Publisher(Protocol):
     def publish(self, event: OutboxEvent) -> str: ...

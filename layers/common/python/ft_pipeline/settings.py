@@ -62,6 +62,7 @@ class ValidatorSettings(_PipelineSettings):
     max_deployment_hours: float = Field(4.0, alias="MAX_DEPLOYMENT_HOURS", gt=0, le=72)
     default_evaluation_examples: int = Field(200, alias="DEFAULT_EVALUATION_EXAMPLES")
     work_dir: str = Field("/tmp", alias="WORK_DIR")
+    work_dir_budget_mb: int = Field(3_584, alias="WORK_DIR_BUDGET_MB", ge=1)
 
     @model_validator(mode="after")
     def _outputs_cannot_retrigger(self) -> Self:

@@ -27,6 +27,7 @@ BY_STATUS = "by-status"
 BY_PENDING_EVENT = "by-pending-event"
 PENDING = "PENDING"  # the value of `outbox_state` while an event waits (a sparse index holds just those runs)
 NOTE_LIMIT = 500
+CONTENT_PREFIX = "content#"  # items that name the run of an upload's content, beside the runs
 
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 
@@ -269,6 +270,25 @@ class LedgerTable:
                                 {"#o": "outbox_state", "#u": "updated_at"},
                                 {":p": {"S": PENDING}, ":before": {"S": updated_before}}):
             yield item[KEY]["S"]
+
+    def claim_content(self, content_key: str, run_id: str, replacing: str | None = None) -> str:
+        """One item per content key (`content#…`, no status: it is in neither index) naming its run."""
+        key = self._key(CONTENT_PREFIX + content_key)
+        guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(#k)",
+                                 "ExpressionAttributeNames": {"#k": KEY}}
+        if replacing is not None:
+            guard = {"ConditionExpression": "#r = :replacing", "ExpressionAttributeNames": {"#r": "run_id"},
+                     "ExpressionAttributeValues": {":replacing": {"S": replacing}}}
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table_name, Item=key | {"run_id": {"S": run_id}, "claimed_at": {"S": self._now()}},
+                **guard)
+            return run_id
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        item = client("dynamodb").get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item", {})
+        return item.get("run_id", {}).get("S", run_id)
 
     def runs_in_state(self, state: RunState) -> Iterator[RunRecord | UnreadableRecord]:
         for item in self._query(BY_STATUS, "#s = :s", {"#s": "status"}, {":s": {"S": state.value}}):

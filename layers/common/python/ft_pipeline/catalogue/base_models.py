@@ -7,6 +7,11 @@ Sources (checked 2026-11; the docs win where this table and they disagree):
 - record-count quotas ("Sum of training and validation records"): AWS General Reference, Bedrock quotas.
   Quotas are adjustable; raise `max_records` in the dataset options after raising the quota.
 - prices: https://aws.amazon.com/bedrock/pricing/ (us-east-1, model customization, "price to train 1,000 tokens").
+- which models can still be fine-tuned: https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html
+  and the model lifecycle page (model-lifecycle.html). Retired models stay listed with `retired` set, so that their
+  ids get a clear answer rather than "unknown".
+- Nova 2 Lite: https://docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html (no validation set;
+  200-20,000 records per AWS's dataset validator and Nova Forge SDK).
 
 Values marked UNCONFIRMED in `notes` were not found in an authoritative source and are conservative assumptions.
 """
@@ -27,6 +32,7 @@ class OutputFormat(StrEnum):
 
 class Family(StrEnum):
     NOVA = "nova"
+    NOVA_2 = "nova-2"
     TITAN_TEXT = "titan-text"
     CLAUDE_3_HAIKU = "claude-3-haiku"
     LLAMA_3_1 = "llama-3.1"
@@ -38,7 +44,7 @@ class Family(StrEnum):
 # Nova fails a job whose prompts contain these (Nova user guide + AWS's validator).
 NOVA_RESERVED_STRINGS = (
     "User:", "Bot:", "Assistant:", "System:", "[EOS]", "<image>", "<video>",
-    "USER:", "BOT:", "ASSISTANT:", "SYSTEM:", "Thought:",
+    "USER:", "BOT:", "ASSISTANT:", "SYSTEM:", "Thought:", "<unk>",
 )
 
 
@@ -62,6 +68,11 @@ class BaseModel:
     # CreateCustomModelDeployment: the regions AWS documents it in for this model (models customized on or
     # after 2025-07-16; https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html)
     on_demand_regions: tuple[str, ...] = ()
+    accepts_validation_data: bool = True  # Nova 2 fine-tuning takes no validation set
+    # what Converse calls the base model, where it is not the short id (Nova 2 Lite: an inference profile only)
+    converse_id: str | None = None
+    # set when AWS no longer offers fine-tuning of this model: kept so that its id gets a clear answer
+    retired: str | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -78,6 +89,9 @@ class BaseModel:
         return ":".join(parts[:2])
 
 
+# lifecycle: https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html (checked 2026-11)
+_RETIRED_LLAMA_3_2 = "Llama 3.2 models reached their end of life on 2026-07-07"
+_RETIRED_COHERE = "Cohere Command models reached their end of life on 2025-08-12"
 _GB = 1 << 30
 _MB = 1 << 20
 _US_EAST_1 = ("us-east-1",)
@@ -95,16 +109,27 @@ CATALOGUE: tuple[BaseModel, ...] = (
               reserved_strings=NOVA_RESERVED_STRINGS, price_per_1k_training_tokens_usd=0.008,
               on_demand_regions=_US_EAST_1,
               notes=("per-record token limit UNCONFIRMED (32k assumed)",)),
+    BaseModel("amazon.nova-2-lite-v1:0:256k", Family.NOVA_2, OutputFormat.CONVERSATION_2024, 200, 20_000, 0, 32_000,
+              reserved_strings=NOVA_RESERVED_STRINGS, on_demand_regions=_US_EAST_1, accepts_validation_data=False,
+              # https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-converse-api.html
+              converse_id="us.amazon.nova-2-lite-v1:0",
+              notes=("no validation set (Nova 2 SFT ignores one): its share goes to train or test",
+                     "per-record token limit UNCONFIRMED (32k assumed)", "training price UNCONFIRMED",
+                     "hyperparameters as Nova 1 (AWS's Nova Forge SDK uses the same names and ranges)",
+                     "reasoningContent blocks are not supported by this pipeline yet")),
     BaseModel("amazon.titan-text-express-v1:0:8k", Family.TITAN_TEXT, OutputFormat.PROMPT_COMPLETION, 1, 10_000, None,
               4_096, chars_per_token=6.0, price_per_1k_training_tokens_usd=0.008,
+              retired="Titan Text models reached their end of life in 2025 and are gone from AWS's fine-tuning table",
               notes=("record-count quota UNCONFIRMED (10,000 assumed)", "2,048 tokens when batchSize is 2-4")),
     BaseModel("amazon.titan-text-lite-v1:0:4k", Family.TITAN_TEXT, OutputFormat.PROMPT_COMPLETION, 1, 10_000, None,
               4_096, chars_per_token=6.0, price_per_1k_training_tokens_usd=0.0004,
+              retired="Titan Text models reached their end of life in 2025 and are gone from AWS's fine-tuning table",
               notes=("record-count quota UNCONFIRMED (10,000 assumed)", "2,048 tokens when batchSize is 3-6")),
     BaseModel("anthropic.claude-3-haiku-20240307-v1:0:200k", Family.CLAUDE_3_HAIKU, OutputFormat.CLAUDE_MESSAGES,
               32, 10_000, 1_000, 32_000, max_training_records=10_000,
               max_training_bytes=10 * _GB, max_validation_bytes=1 * _GB,
-              price_per_1k_training_tokens_usd=0.004),
+              price_per_1k_training_tokens_usd=0.004,
+              retired="Claude 3 Haiku reached its end of life on 2026-09-10 in us-west-2, its only fine-tuning region"),
     BaseModel("meta.llama3-1-8b-instruct-v1:0:128k", Family.LLAMA_3_1, OutputFormat.PROMPT_COMPLETION, 100, 10_000,
               None, 16_000, max_input_tokens=16_000, max_output_tokens=16_000, chars_per_token=6.0,
               price_per_1k_training_tokens_usd=0.00149),
@@ -112,24 +137,29 @@ CATALOGUE: tuple[BaseModel, ...] = (
               None, 16_000, max_input_tokens=16_000, max_output_tokens=16_000, chars_per_token=6.0,
               price_per_1k_training_tokens_usd=0.00799),
     BaseModel("meta.llama3-2-1b-instruct-v1:0:128k", Family.LLAMA_3_2, OutputFormat.CONVERSATION_2024, 100, 10_000,
-              None, 16_000, notes=("price UNCONFIRMED",)),
+              None, 16_000, retired=_RETIRED_LLAMA_3_2, notes=("price UNCONFIRMED",)),
     BaseModel("meta.llama3-2-3b-instruct-v1:0:128k", Family.LLAMA_3_2, OutputFormat.CONVERSATION_2024, 100, 10_000,
-              None, 16_000, notes=("price UNCONFIRMED",)),
+              None, 16_000, retired=_RETIRED_LLAMA_3_2, notes=("price UNCONFIRMED",)),
     BaseModel("meta.llama3-2-11b-instruct-v1:0:128k", Family.LLAMA_3_2, OutputFormat.CONVERSATION_2024, 100, 10_000,
-              None, 16_000, notes=("price UNCONFIRMED",)),
+              None, 16_000, retired=_RETIRED_LLAMA_3_2, notes=("price UNCONFIRMED",)),
     BaseModel("meta.llama3-2-90b-instruct-v1:0:128k", Family.LLAMA_3_2, OutputFormat.CONVERSATION_2024, 100, 10_000,
-              None, 10_000, notes=("price UNCONFIRMED",)),
+              None, 10_000, retired=_RETIRED_LLAMA_3_2, notes=("price UNCONFIRMED",)),
     BaseModel("meta.llama3-3-70b-instruct-v1:0:128k", Family.LLAMA_3_3, OutputFormat.CONVERSATION_2024, 100, 10_000,
               None, 16_000, on_demand_regions=("us-west-2",),
               notes=("limits assumed equal to Llama 3.2", "price UNCONFIRMED")),
     BaseModel("cohere.command-text-v14:7:4k", Family.COHERE_COMMAND, OutputFormat.PROMPT_COMPLETION, 1, 11_000, 1_000,
               6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0, max_training_records=10_000,
-              price_per_1k_training_tokens_usd=0.004),
+              price_per_1k_training_tokens_usd=0.004, retired=_RETIRED_COHERE),
     BaseModel("cohere.command-light-text-v14:7:4k", Family.COHERE_COMMAND, OutputFormat.PROMPT_COMPLETION, 1, 11_000,
               1_000, 6_144, max_input_tokens=4_096, max_output_tokens=2_048, chars_per_token=6.0,
               max_training_records=10_000,
-              price_per_1k_training_tokens_usd=0.001),
+              price_per_1k_training_tokens_usd=0.001, retired=_RETIRED_COHERE),
 )
+
+ACTIVE = tuple(m for m in CATALOGUE if m.retired is None)
+
+# the longest record any model accepts, in characters: what the validator reads of one record before it stops
+LONGEST_RECORD_CHARS = max(int(m.max_record_tokens * m.chars_per_token) for m in CATALOGUE)
 
 PRICE_SOURCE = "https://aws.amazon.com/bedrock/pricing/ (us-east-1, model customization), read 2026-11"
 
@@ -145,6 +175,7 @@ def resolve_base_model(model_id: str) -> BaseModel:
     """Look a model up by its customization id, with or without the context suffix (and version)."""
     model = _BY_ID.get(model_id.strip())
     if model is None:
-        known = ", ".join(m.model_id for m in CATALOGUE)
-        raise UnknownBaseModel(f"unknown base model {model_id!r}; customizable models: {known}")
+        known = ", ".join(m.model_id for m in ACTIVE)
+        shown = model_id if len(model_id) <= 80 else model_id[:80] + "…"
+        raise UnknownBaseModel(f"unknown base model {shown!r}; customizable models: {known}")
     return model

@@ -66,6 +66,7 @@ class CohereCommandHyperparameters(_Hyperparameters):
 
 HYPERPARAMETERS_BY_FAMILY: dict[Family, type[_Hyperparameters]] = {
     Family.NOVA: NovaHyperparameters,
+    Family.NOVA_2: NovaHyperparameters,  # no AWS page yet; AWS's Nova Forge SDK uses Nova 1's names and ranges
     Family.TITAN_TEXT: TitanTextHyperparameters,
     Family.CLAUDE_3_HAIKU: Claude3HaikuHyperparameters,
     Family.LLAMA_3_1: LlamaHyperparameters,

@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel as PydanticModel
-from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from ft_pipeline.catalogue.base_models import BaseModel, UnknownBaseModel, resolve_base_model
+from ft_pipeline.catalogue.base_models import ACTIVE, BaseModel, UnknownBaseModel, resolve_base_model
 from ft_pipeline.catalogue.hyperparameters import hyperparameters_for
+
+MAX_LABELS = 250  # every classification prompt lists the labels: more would dwarf the texts
+MAX_LABEL_CHARS = 100
 
 OPTIONS_SUFFIX = ".options.json"
 
@@ -31,6 +43,8 @@ class SplitRatios(_Strict):
     train: float = Field(0.8, gt=0, le=1)
     validation: float = Field(0.1, ge=0, lt=1)
     test: float = Field(0.1, ge=0, lt=1)
+    validation_into: Literal["train", "test"] = Field(
+        "train", description="where the validation share goes for a model that takes no validation set")
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> Self:
@@ -105,24 +119,29 @@ class EvaluationOptions(_Strict):
 class CsvColumns(_Strict):
     """Column names, when the header's are not among the common ones the validator recognises."""
 
-    text: str | None = None
-    label: str | None = None
-    prompt: str | None = None
-    completion: str | None = None
+    text: str | None = Field(None, max_length=200)
+    label: str | None = Field(None, max_length=200)
+    prompt: str | None = Field(None, max_length=200)
+    completion: str | None = Field(None, max_length=200)
+    delimiter: Literal[",", ";", "\t", "|"] | None = Field(None, description="default: detected from the header")
 
 
 class DatasetOptions(_Strict):
-    base_model: str = "amazon.nova-micro-v1:0:128k"
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    base_model: str = Field("amazon.nova-micro-v1:0:128k", max_length=200)
+    hyperparameters: dict[str, StrictInt | StrictFloat | str] = Field(default_factory=dict, max_length=20)
     split: SplitRatios = Field(default_factory=SplitRatios)
     deployment: DeploymentOptions = Field(default_factory=DeploymentOptions)
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
     csv_columns: CsvColumns = Field(default_factory=CsvColumns)
-    labels: list[str] | None = Field(None, description="fixes the label set; other labels are rejected")
-    system_prompt: str | None = Field(None, max_length=10_000)
+    labels: list[str] | None = Field(None, max_length=MAX_LABELS,
+                                     description="fixes the label set; other labels are rejected")
+    system_prompt: str | None = Field(None, max_length=10_000, description="goes into every record without one")
     max_rejected_fraction: float = Field(0.1, ge=0, le=1, description="reject the dataset above this share")
-    max_records: int | None = Field(None, ge=1, description="raised 'Sum of training and validation records' quota")
+    max_records: int | None = Field(None, ge=1, le=10_000_000,
+                                    description="raised 'Sum of training and validation records' quota")
     seed: str = Field("", max_length=64, description="changes the split assignment deterministically")
+    allow_repeat: bool = Field(False, description="train again on data and options an earlier run already has "
+                               "(by default the same upload twice is rejected, so it does not pay twice)")
     cost_ceiling_usd: float | None = Field(None, gt=0, le=1_000_000,
                                            description="refuse the run above this estimate; delete a PT at it")
 
@@ -130,9 +149,13 @@ class DatasetOptions(_Strict):
     @classmethod
     def _known_model(cls, value: str) -> str:
         try:
-            return resolve_base_model(value).model_id
+            model = resolve_base_model(value)
         except UnknownBaseModel as exc:
             raise ValueError(str(exc)) from None
+        if model.retired:
+            active = ", ".join(m.model_id for m in ACTIVE)
+            raise ValueError(f"{model.model_id} can no longer be fine-tuned: {model.retired}; choose one of {active}")
+        return model.model_id
 
     @field_validator("labels")
     @classmethod
@@ -142,7 +165,17 @@ class DatasetOptions(_Strict):
         cleaned = [v.strip() for v in value]
         if len(set(cleaned)) != len(cleaned) or len(cleaned) < 2 or not all(cleaned):
             raise ValueError("labels must be at least two distinct non-empty strings")
+        long = next((v for v in cleaned if len(v) > MAX_LABEL_CHARS), None)
+        if long is not None:
+            raise ValueError(f"a label is a class name of at most {MAX_LABEL_CHARS} characters; one has {len(long)}")
         return cleaned
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _system_prompt_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("system_prompt is blank: leave it out, or give the text")
+        return value
 
     @model_validator(mode="after")
     def _fits_model(self, info: ValidationInfo) -> Self:
@@ -150,8 +183,16 @@ class DatasetOptions(_Strict):
         try:
             hyperparameters_for(model.family, self.hyperparameters)
         except ValidationError as exc:
-            problems = "; ".join(f"hyperparameters.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(f"hyperparameters.{_loc(e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
             raise ValueError(f"{problems} (for {model.family.value} models)") from None
+        # what the pipeline writes into records obeys the rules records obey
+        for name, values in (("system_prompt", [self.system_prompt] if self.system_prompt else []),
+                             ("labels", self.labels or [])):
+            for value in values:
+                token = next((r for r in model.reserved_strings if r in value), None)
+                if token is not None:
+                    raise ValueError(f"{name} holds the reserved string {token!r}; {model.family.value} "
+                                     "customization jobs fail on it")
         return self._fits_region(info)
 
     def _fits_region(self, info: ValidationInfo) -> Self:
@@ -189,6 +230,27 @@ class DatasetOptions(_Strict):
         return hyperparameters_for(self.model.family, self.hyperparameters).as_api_map()
 
 
+def _loc(loc: tuple[Any, ...]) -> str:
+    """An error's location; a key is the user's text, so each part is cut short."""
+    return ".".join(str(p) if len(str(p)) <= 40 else str(p)[:40] + "…" for p in loc) or "options"
+
+
+MAX_MANIFEST_DEPTH = 6  # the deepest option is two levels down; more is a mistake or an attack
+
+
+def _depth(value: Any) -> int:
+    """The nesting depth of parsed JSON, without recursion (a hostile manifest may nest thousands deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_MANIFEST_DEPTH:
+                return depth
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 class InvalidOptions(ValueError):
     """Options that cannot be used; the message names the source and the field."""
 
@@ -210,18 +272,26 @@ def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: st
     override: dict[str, Any] = {}
     if manifest is not None:
         try:
-            override = json.loads(manifest)
+            override = json.loads(manifest, parse_constant=_no_constant)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidOptions(f"{source}: not valid JSON ({exc})") from None
+            raise InvalidOptions(f"{source}: not valid JSON ({str(exc)[:200]})") from None
+        except RecursionError:
+            raise InvalidOptions(f"{source}: nested too deeply (at most {MAX_MANIFEST_DEPTH} levels)") from None
         if not isinstance(override, dict):
             raise InvalidOptions(f"{source}: must be a JSON object")
+        if _depth(override) > MAX_MANIFEST_DEPTH:
+            raise InvalidOptions(f"{source}: nested too deeply (at most {MAX_MANIFEST_DEPTH} levels)")
         if "base_model" in override and "hyperparameters" not in override:
             # hyperparameters from the stack default belong to the default model's family
             defaults = {k: v for k, v in defaults.items() if k != "hyperparameters"}
     try:
         return DatasetOptions.model_validate(_deep_merge(defaults, override), context=context)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidOptions(f"{source}: {problems}") from None
+        errors = exc.errors()
+        problems = "; ".join(f"{_loc(err['loc'])}: {err['msg'][:300]}" for err in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InvalidOptions(f"{source}: {problems}{more}") from None
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")

@@ -6,14 +6,15 @@ Nothing here holds more than one read buffer of the file in memory.
 from __future__ import annotations
 
 import codecs
-import gzip
+import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
 
 READ_BUFFER = 1 << 20
-SNIFF_BYTES = 64 << 10
+SNIFF_BYTES = 1 << 20  # enough text to tell an encoding by its characters
 
 
 class Container(StrEnum):
@@ -28,9 +29,10 @@ class DatasetUnreadable(ValueError):
 class _PrefixedStream(io.RawIOBase):
     """Serves bytes already read for sniffing, then the rest of the underlying stream."""
 
-    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, rest: io.BufferedReader, error: BaseException | None = None) -> None:
         self._prefix = memoryview(prefix)
         self._rest = rest
+        self._error = error  # met while reading the prefix: raised once the prefix is handed out
 
     def readable(self) -> bool:
         return True
@@ -41,18 +43,24 @@ class _PrefixedStream(io.RawIOBase):
             buffer[:n] = self._prefix[:n]
             self._prefix = self._prefix[n:]
             return n
-        data = self._rest.read(len(buffer))
+        if self._error is not None:
+            raise self._error
+        # read1: what is there now, at most one read below, so that bytes read before a failure (a truncated
+        # gzip) are handed out first instead of being dropped with the exception
+        data = self._rest.read1(len(buffer))
         n = len(data)
         buffer[:n] = data
         return n
 
 
 class CountingReader(io.RawIOBase):
-    """Counts the bytes read from the source (the compressed size, for gzip)."""
+    """Counts and hashes the bytes read from the source (the compressed bytes, for gzip): the hash names the
+    upload's content, so the same bytes uploaded twice are recognised."""
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
         self.bytes_read = 0
+        self._sha256 = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
@@ -62,7 +70,45 @@ class CountingReader(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self.bytes_read += n
+        self._sha256.update(data)
         return n
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+
+class GunzipStream(io.RawIOBase):
+    """Decompresses gzip (one member or several) on demand, each read at most the caller's buffer, so a
+    compression bomb costs one buffer. Unlike GzipFile, every byte before a truncation is handed out first; the
+    read after it raises EOFError, so the records before the cut are all read and counted."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""  # compressed input not yet given to the decompressor
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while True:
+            if self._inflate.eof:
+                rest = self._inflate.unused_data or self._raw.read(READ_BUFFER)
+                if not rest:
+                    return 0  # the end, after a complete member
+                self._inflate, self._pending = zlib.decompressobj(wbits=31), rest
+            data = self._inflate.unconsumed_tail or self._pending or self._raw.read(READ_BUFFER)
+            self._pending = b""
+            if not data:
+                raise EOFError("the gzip data ends before its end marker (a truncated upload?)")
+            try:
+                out = self._inflate.decompress(data, len(buffer))
+            except zlib.error as exc:
+                raise OSError(f"corrupt gzip data ({exc})") from None
+            if out:
+                buffer[:len(out)] = out
+                return len(out)
 
 
 @dataclass
@@ -72,72 +118,116 @@ class OpenedDataset:
     gzip: bool
     bom: bool
     counter: CountingReader
+    encoding: str = "utf-8"  # how CSV text is decoded; JSON Lines are always UTF-8
+    notes: tuple[str, ...] = ()  # what the reader decided for the user (an encoding it detected)
 
 
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+def _read_up_to(stream: io.BufferedReader, size: int) -> tuple[bytes, BaseException | None]:
+    """Up to `size` bytes, and the error that stopped the reading early (a truncated gzip), if one did."""
     chunks, total = [], 0
     while total < size:
-        chunk = stream.read(size - total)
+        try:
+            chunk = stream.read1(size - total)
+        except (OSError, EOFError) as exc:
+            return b"".join(chunks), exc
         if not chunk:
             break
         chunks.append(chunk)
         total += len(chunk)
-    return b"".join(chunks)
+    return b"".join(chunks), None
 
 
 def open_dataset(source: BinaryIO, name: str) -> OpenedDataset:
     """Detect compression, encoding and container of `source` from its first bytes."""
     counter = CountingReader(source)
-    raw: BinaryIO = io.BufferedReader(counter, READ_BUFFER)
+    raw = io.BufferedReader(counter, READ_BUFFER)
     is_gzip = raw.peek(2)[:2] == b"\x1f\x8b"  # peek: the magic bytes stay in the stream
     if is_gzip:
-        raw = io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), READ_BUFFER)  # type: ignore[arg-type]
-    try:
-        sample = _read_up_to(raw, SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        raise DatasetUnreadable(f"{name}: corrupt gzip data ({exc})") from None
+        raw = io.BufferedReader(GunzipStream(raw), READ_BUFFER)  # type: ignore[arg-type]
+    sample, error = _read_up_to(raw, SNIFF_BYTES)
+    if error is not None and not sample:
+        raise DatasetUnreadable(f"{name}: corrupt gzip data ({error})") from None
 
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(sample):
-        raise DatasetUnreadable(f"{name}: the file is UTF-16 encoded; save it as UTF-8 (CSV or JSON Lines)")
-    bom = sample.startswith(codecs.BOM_UTF8)
+    encoding, bom, note = _detect_encoding(sample, name)
     if bom:
-        sample = sample[len(codecs.BOM_UTF8):]
-    nul = sample.find(b"\x00")
+        sample = sample[bom:]
+    text = sample.decode(encoding, errors="replace") if encoding != "utf-8" else \
+        codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
+    first = text.lstrip()
+    container = Container.JSONL if first.startswith("{") else Container.CSV
+    if first.startswith("["):
+        raise DatasetUnreadable(
+            f"{name}: line 1 starts a JSON array; JSON Lines needs one JSON object per line, not an array"
+        )
+    if not first:
+        if error is not None:
+            raise DatasetUnreadable(f"{name}: corrupt gzip data ({error})") from None
+        if len(sample) < SNIFF_BYTES:
+            raise DatasetUnreadable(f"{name}: the file is empty (no records)")
+        raise DatasetUnreadable(f"{name}: the first {SNIFF_BYTES // 1024} KiB hold only blank lines")
+    if container is Container.JSONL and encoding != "utf-8":
+        raise DatasetUnreadable(f"{name}: the file is {ENCODING_NAMES[encoding]}, not UTF-8; JSON Lines must be "
+                                "UTF-8: save it as UTF-8")
+    stream = io.BufferedReader(_PrefixedStream(sample, raw, error), READ_BUFFER)
+    return OpenedDataset(container, stream, is_gzip, bom > 0, counter, encoding, (note,) if note else ())
+
+
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16 (little-endian)", "utf-16-be": "UTF-16 (big-endian)",
+                  "cp1252": "Windows-1252"}
+
+
+def _decoded_as(encoding: str) -> str:
+    return f"the file is {ENCODING_NAMES[encoding]} (Excel's \"Unicode text\" export), and was decoded as such"
+
+
+def _detect_encoding(sample: bytes, name: str) -> tuple[str, int, str | None]:
+    """(encoding, length of its byte-order mark, what to tell the user) for the first bytes of a file.
+
+    UTF-8 unless the bytes say otherwise. A file with valid UTF-8 characters and a few bytes that are not is
+    UTF-8 with damage: only the records holding those bytes are rejected. A file with no valid UTF-8 character
+    but bytes that are not UTF-8 is a legacy 8-bit export (Excel's plain "CSV" on Windows): Windows-1252.
+    """
+    if sample.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2, _decoded_as("utf-16-le")
+    if sample.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2, _decoded_as("utf-16-be")
+    utf16 = _looks_utf16(sample)
+    if utf16:
+        return utf16, 0, _decoded_as(utf16)
+    bom = len(codecs.BOM_UTF8) if sample.startswith(codecs.BOM_UTF8) else 0
+    body = sample[bom:]
+    nul = body.find(b"\x00")
     if nul >= 0:
         raise DatasetUnreadable(
             f"{name}: binary content (NUL byte at offset {nul}); expected UTF-8 CSV or JSON Lines text"
         )
-    if _invalid_utf8_share(sample) > 0.05:
-        raise DatasetUnreadable(f"{name}: not UTF-8 text (the first {len(sample)} bytes do not decode as UTF-8)")
+    if body.isascii():
+        return "utf-8", bom, None
+    # final=False: a character cut off at the end of the sample is not counted as invalid
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(body, final=False)
+    invalid = text.count("\ufffd")
+    if invalid == 0:
+        return "utf-8", bom, None
+    valid = sum(1 for ch in text if ord(ch) > 127) - invalid
+    if valid >= invalid or bom:
+        return "utf-8", bom, None  # damaged UTF-8: the records holding the bad bytes are rejected, one by one
+    try:
+        body.decode("cp1252")
+    except UnicodeDecodeError:
+        raise DatasetUnreadable(f"{name}: not UTF-8 text ({invalid} bytes in the first {len(body)} do not decode "
+                                "as UTF-8, nor as Windows-1252); save it as UTF-8 (CSV or JSON Lines)") from None
+    return "cp1252", 0, ("the file is not UTF-8 (it has no UTF-8 characters, and bytes that are not UTF-8); it was "
+                         "read as Windows-1252, as Excel writes plain CSV: check the text, or save it as CSV UTF-8")
 
-    stream = io.BufferedReader(_PrefixedStream(sample, raw), READ_BUFFER)
-    first = sample.lstrip()
-    if not first:
-        if len(sample) < SNIFF_BYTES:
-            raise DatasetUnreadable(f"{name}: the file is empty (no records)")
-        raise DatasetUnreadable(f"{name}: the first {SNIFF_BYTES // 1024} KiB hold only blank lines")
-    if first.startswith(b"["):
-        raise DatasetUnreadable(
-            f"{name}: line 1 starts a JSON array; JSON Lines needs one JSON object per line, not an array"
-        )
-    container = Container.JSONL if first.startswith(b"{") else Container.CSV
-    return OpenedDataset(container, stream, is_gzip, bom, counter)
 
-
-def _looks_utf16(sample: bytes) -> bool:
-    """UTF-16 without a BOM: every other byte of ASCII text is NUL."""
+def _looks_utf16(sample: bytes) -> str | None:
+    """UTF-16 without a BOM: every other byte of ASCII text is NUL (odd bytes: little-endian)."""
     probe = sample[:512]
     if len(probe) < 8:
-        return False
+        return None
     zeros_even = probe[0::2].count(0)
     zeros_odd = probe[1::2].count(0)
     half = len(probe) // 2
-    return max(zeros_even, zeros_odd) > 0.4 * half and min(zeros_even, zeros_odd) < 0.05 * half
-
-
-def _invalid_utf8_share(sample: bytes) -> float:
-    if not sample:
-        return 0.0
-    # final=False: a character cut off at the end of the sample is not counted as invalid
-    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
-    return text.count("\ufffd") / max(1, len(text))
+    if max(zeros_even, zeros_odd) > 0.4 * half and min(zeros_even, zeros_odd) < 0.05 * half:
+        return "utf-16-le" if zeros_odd > zeros_even else "utf-16-be"
+    return None

@@ -17,12 +17,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ft_pipeline.catalogue.options import MAX_LABEL_CHARS  # a label is a class name: every prompt lists them all
+
 
 class InputFormat(StrEnum):
     CONVERSATION_2024 = "bedrock-conversation-2024"
     CLAUDE_MESSAGES = "claude-messages"
     PROMPT_COMPLETION = "prompt-completion"
     TEXT_LABEL = "text-label"
+
+
+SCHEMA_VERSION = "bedrock-conversation-2024"
+
+
+def excerpt(value: object, limit: int = 40) -> str:
+    """A short quotation of user data for a message: at most `limit` characters, marked when cut."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return repr(text)
 
 
 class RecordError(ValueError):
@@ -58,9 +71,10 @@ def classify_json_record(obj: Any) -> InputFormat:
         return InputFormat.PROMPT_COMPLETION
     if "text" in obj or "label" in obj:
         return InputFormat.TEXT_LABEL
-    keys = ", ".join(sorted(obj)[:6]) or "none"
+    keys = ", ".join(excerpt(k, 30) for k in sorted(obj)[:6]) or "none"
+    more = f" and {len(obj) - 6} more" if len(obj) > 6 else ""
     raise RecordError(
-        f"unrecognised record (keys: {keys}); expected messages, prompt/completion or text/label",
+        f"unrecognised record (keys: {keys}{more}); expected messages, prompt/completion or text/label",
         code="wrong-schema",
     )
 
@@ -85,7 +99,8 @@ def _check_roles(roles: list[str]) -> None:
         expected = "user" if i % 2 == 0 else "assistant"
         if role != expected:
             raise RecordError(
-                f"messages[{i}].role is {role!r}, expected {expected!r}: roles must alternate, starting with user",
+                f"messages[{i}].role is {excerpt(role, 20)}, expected {expected!r}: roles must alternate, "
+                "starting with user",
                 field=f"messages[{i}].role", code="roles",
             )
     if roles[-1] != "assistant":
@@ -93,33 +108,39 @@ def _check_roles(roles: list[str]) -> None:
                           code="roles")
 
 
-def _extra_keys(obj: dict[str, Any], allowed: frozenset[str]) -> None:
-    extra = set(obj) - allowed
+def _extra_keys(obj: dict[str, Any], allowed: frozenset[str], where: str = "") -> None:
+    extra = sorted(set(obj) - allowed)
     if extra:
-        raise RecordError(f"unexpected field(s) {', '.join(sorted(extra))}", field=sorted(extra)[0],
-                          code="wrong-schema")
+        names = ", ".join(excerpt(k, 30) for k in extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        field = f"{where}.{extra[0][:30]}" if where else extra[0][:30]
+        allowed_names = ", ".join(sorted(allowed))
+        raise RecordError(f"unexpected field(s) {names}{' in ' + where if where else ''}; allowed: {allowed_names}",
+                          field=field, code="wrong-schema")
 
 
 _CONV_KEYS = frozenset({"schemaVersion", "system", "messages"})
+_MESSAGE_KEYS = frozenset({"role", "content"})
+_TEXT_BLOCK_KEYS = frozenset({"text"})
 _CLAUDE_KEYS = frozenset({"system", "messages"})
 _PC_KEYS = frozenset({"prompt", "completion"})
 _TL_KEYS = frozenset({"text", "label"})
 
 
 def _role_error(i: int, role: Any, expected: str) -> RecordError:
-    return RecordError(f"messages[{i}].role is {role!r}, expected {expected!r}: roles must alternate, "
+    return RecordError(f"messages[{i}].role is {excerpt(role, 20)}, expected {expected!r}: roles must alternate, "
                        "starting with user", field=f"messages[{i}].role", code="roles")
 
 
 def _block_text(block: Any, i: int, j: int) -> str:
     text = block.get("text") if type(block) is dict else None
-    if type(text) is str and text and not text.isspace():
+    if type(text) is str and len(block) == 1 and text and not text.isspace():
         return text
     path = f"messages[{i}].content[{j}]"
     if not isinstance(block, dict) or "text" not in block:
         kind = next(iter(block), "?") if isinstance(block, dict) else type(block).__name__
-        raise RecordError(f"{path} is {kind!r}; only text content is supported", field=path,
+        raise RecordError(f"{path} is {excerpt(kind, 30)}; only text content is supported", field=path,
                           code="unsupported-content")
+    _extra_keys(block, _TEXT_BLOCK_KEYS, path)
     return _required_text(block, "text", f"{path}.text")  # raises with the precise problem
 
 
@@ -128,6 +149,10 @@ def parse_conversation_2024(obj: dict[str, Any]) -> Example:
     for key in obj:
         if key not in _CONV_KEYS:
             _extra_keys(obj, _CONV_KEYS)
+    version = obj.get("schemaVersion", SCHEMA_VERSION)  # absent is allowed: the record is written with it
+    if version != SCHEMA_VERSION:
+        raise RecordError(f"schemaVersion is {excerpt(version, 40)}; the only version Bedrock reads is "
+                          f"{SCHEMA_VERSION!r}", field="schemaVersion", code="wrong-schema")
     system = None
     if "system" in obj:
         blocks = obj["system"]
@@ -137,6 +162,7 @@ def parse_conversation_2024(obj: dict[str, Any]) -> Example:
         for j, block in enumerate(blocks):
             if not isinstance(block, dict):
                 raise RecordError(f"system[{j}] must be an object", field=f"system[{j}]", code="wrong-type")
+            _extra_keys(block, _TEXT_BLOCK_KEYS, f"system[{j}]")
             parts.append(_required_text(block, "text", f"system[{j}].text"))
         system = "\n".join(parts) if parts else None
     messages = obj.get("messages")
@@ -147,6 +173,8 @@ def parse_conversation_2024(obj: dict[str, Any]) -> Example:
     for i, message in enumerate(messages):
         if type(message) is not dict:
             raise RecordError(f"messages[{i}] must be an object", field=f"messages[{i}]", code="wrong-type")
+        if not message.keys() <= _MESSAGE_KEYS:
+            _extra_keys(message, _MESSAGE_KEYS, f"messages[{i}]")
         content = message.get("content")
         if type(content) is not list or not content:
             raise RecordError(f"messages[{i}].content must be a non-empty list of blocks",
@@ -185,6 +213,7 @@ def parse_claude_messages(obj: dict[str, Any]) -> Example:
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise RecordError(f"messages[{i}] must be an object", field=f"messages[{i}]", code="wrong-type")
+        _extra_keys(message, _MESSAGE_KEYS, f"messages[{i}]")
         turns.append((message.get("role"), _required_text(message, "content", f"messages[{i}].content")))
     _check_roles([role for role, _ in turns])
     return Example(turns=tuple(turns), system=system or None)
@@ -211,7 +240,15 @@ def parse_text_label(obj: dict[str, Any]) -> Example:
         raise RecordError("label is missing or empty", field="label", code="missing-label")
     if not isinstance(label, str):
         raise RecordError(f"label must be a string, got {type(label).__name__}", field="label", code="wrong-type")
-    return Example(turns=(), text=text, label=label.strip())
+    return Example(turns=(), text=text, label=checked_label(label, "label"))
+
+
+def checked_label(label: str, field: str) -> str:
+    label = label.strip()
+    if len(label) > MAX_LABEL_CHARS:
+        raise RecordError(f"{field} is {len(label)} characters; a label is a class name of at most {MAX_LABEL_CHARS} "
+                          "(is the text in the label column?)", field=field, code="label-too-long")
+    return label
 
 
 JSON_PARSERS = {
@@ -237,8 +274,14 @@ class CsvLayout:
     names: tuple[str, str]
 
 
+def describe_header(cleaned: list[str]) -> str:
+    """The header as a message may show it: a few names, each cut short (a data row may be personal data)."""
+    shown = ", ".join(excerpt(h, 24) for h in cleaned[:6])
+    return f"{shown}{f' and {len(cleaned) - 6} more' if len(cleaned) > 6 else ''}" if cleaned else "empty"
+
+
 def csv_layout(header: list[str], text: str | None = None, label: str | None = None,
-               prompt: str | None = None, completion: str | None = None) -> CsvLayout:
+               prompt: str | None = None, completion: str | None = None, line: int = 1) -> CsvLayout:
     """Find the columns to use; raises ValueError naming the header when none fit."""
     cleaned = [h.strip().lstrip("\ufeff") for h in header]
     lowered = [h.lower() for h in cleaned]
@@ -246,7 +289,8 @@ def csv_layout(header: list[str], text: str | None = None, label: str | None = N
     def find(explicit: str | None, candidates: tuple[str, ...], role: str) -> int | None:
         if explicit:
             if explicit not in cleaned:
-                raise ValueError(f"the {role} column {explicit!r} is not in the header ({', '.join(cleaned)})")
+                raise ValueError(f"line {line}: the {role} column {excerpt(explicit)} is not in the header "
+                                 f"({describe_header(cleaned)})")
             return cleaned.index(explicit)
         for name in candidates:
             if name in lowered:
@@ -259,8 +303,10 @@ def csv_layout(header: list[str], text: str | None = None, label: str | None = N
     t, lab = find(text, TEXT_COLUMNS, "text"), find(label, LABEL_COLUMNS, "label")
     if t is not None and lab is not None and t != lab:
         return CsvLayout(InputFormat.TEXT_LABEL, t, lab, len(cleaned), (cleaned[t], cleaned[lab]))
+    looks_like_data = any(len(h) > 40 for h in cleaned)
     raise ValueError(
-        f"line 1: header ({', '.join(cleaned) or 'empty'}) has no text+label or prompt+completion columns; "
+        f"line {line}: header ({describe_header(cleaned)}) has no text+label or prompt+completion columns"
+        f"{'; the first row looks like data, not a header: add a header row' if looks_like_data else ''}; "
         f"recognised names: text {'/'.join(TEXT_COLUMNS[:4])}…, label {'/'.join(LABEL_COLUMNS[:4])}…; "
         "or set csv_columns in the options manifest"
     )
@@ -277,4 +323,4 @@ def parse_csv_row(row: list[str], layout: CsvLayout) -> Example:
             raise RecordError(f"column {name!r} is empty", field=name, code=code)
     if layout.input_format is InputFormat.PROMPT_COMPLETION:
         return Example(turns=(("user", first), ("assistant", second)))
-    return Example(turns=(), text=first, label=second.strip())
+    return Example(turns=(), text=first, label=checked_label(second, layout.names[1]))

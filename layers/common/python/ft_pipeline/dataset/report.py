@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import BaseModel as PydanticModel
 from pydantic import Field
 
+MAX_REASONS = 20
+MAX_REASON_CHARS = 600
+
 
 class DatasetStatus(StrEnum):
     VALIDATED = "VALIDATED"
@@ -19,7 +22,10 @@ class InputSummary(PydanticModel):
     input_format: str | None = None
     gzip: bool = False
     bom: bool = False
+    encoding: str | None = None  # as read: utf-8, or what the reader detected (utf-16-le, cp1252)
+    csv: dict[str, Any] | None = Field(None, description="the CSV dialect as read: delimiter, header line")
     bytes_read: int = 0
+    sha256: str | None = Field(None, description="of the bytes as uploaded: the same upload twice is recognised")
 
 
 class Counts(PydanticModel):
@@ -74,12 +80,14 @@ class ValidationReport(PydanticModel):
     label_counts: dict[str, int] | None = None
     lengths: dict[str, dict[str, Any]] = Field(default_factory=dict)
     duplicate_examples: list[dict[str, int]] = Field(default_factory=list, description="first few (line, duplicate_of)")
+    rejected_listed: int = Field(0, description="rejected records listed in rejected.jsonl (all, unless it is full)")
     estimated_cost: CostEstimate | None = None
     options: dict[str, Any] = Field(default_factory=dict)
 
     def reject(self, reason: str) -> None:
         self.status = DatasetStatus.REJECTED
-        self.reasons.append(reason)
+        if len(self.reasons) < MAX_REASONS:  # reasons travel in events and the ledger: short and few
+            self.reasons.append(reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS] + "…")
 
     def summary_lines(self) -> list[str]:
         c = self.counts

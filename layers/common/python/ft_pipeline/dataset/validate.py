@@ -23,9 +23,17 @@ from typing import IO, Any, BinaryIO
 import jsonlines
 from pydantic_core import from_json
 
-from ft_pipeline.catalogue.base_models import PRICE_SOURCE, BaseModel, Family, OutputFormat
-from ft_pipeline.catalogue.options import DatasetOptions
+from ft_pipeline.catalogue.base_models import LONGEST_RECORD_CHARS, PRICE_SOURCE, BaseModel, Family, OutputFormat
+from ft_pipeline.catalogue.options import MAX_LABELS, DatasetOptions
 from ft_pipeline.catalogue.prices import PriceTable
+from ft_pipeline.dataset.csv_source import (
+    DELIMITER_NAMES,
+    DELIMITERS,
+    CsvLines,
+    RecordTooLong,
+    fields_of,
+    guess_delimiter,
+)
 from ft_pipeline.dataset.formatters import RENDERERS, labelled_to_example
 from ft_pipeline.dataset.reader import Container, DatasetUnreadable, OpenedDataset, open_dataset
 from ft_pipeline.dataset.records import (
@@ -35,6 +43,7 @@ from ft_pipeline.dataset.records import (
     RecordError,
     classify_json_record,
     csv_layout,
+    excerpt,
     parse_csv_row,
 )
 from ft_pipeline.dataset.report import CostEstimate, DatasetStatus, SplitSummary, ValidationReport
@@ -42,12 +51,20 @@ from ft_pipeline.dataset.splitter import SPLIT_NAMES, TRAIN, VALIDATION, Stratif
 from ft_pipeline.dataset.stats import LengthStats
 
 MAX_DUPLICATE_EXAMPLES = 20
+# A record is read up to this size and no further (bytes of a JSON line, characters of a CSV record): the longest
+# record any model accepts, with room for JSON escapes (\u00e9 is 6 bytes for 1 character). Memory follows this
+# cap, never the length of a line or the compression ratio of the upload.
+RECORD_CAP = max(1 << 20, 6 * LONGEST_RECORD_CHARS)
+ORIGINAL_EXCERPT_CHARS = 4_096  # rejected.jsonl keeps a record's first characters; its line finds the rest
+REJECTED_FILE_BUDGET = 64 << 20  # rejected.jsonl stops taking entries here; the counts stay exact
+DEFAULT_OUTPUT_BUDGET = 3_584 << 20  # what the validator may write to its working folder (Lambda's /tmp)
+MAX_LABEL_LIST_CHARS = 8_000
 _LABEL_BITS = 20  # up to a million distinct labels
 _LABEL_MASK = (1 << _LABEL_BITS) - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per record
 _quote = json.encoder.encode_basestring  # C: a str as a JSON string literal, non-ASCII kept as is
 
-csv.field_size_limit(1 << 30)  # a record may be long; the token limit, not the CSV module, rejects it
+csv.field_size_limit(RECORD_CAP)  # with the capped line source, no CSV record grows past the cap in memory
 
 
 @dataclass(slots=True)
@@ -70,7 +87,7 @@ def _is_utf8(field: str) -> bool:
 
 
 def _original_text(original: str | bytes | list[str] | None) -> str:
-    """The record as it was in the file (a CSV row is written back as one CSV line)."""
+    """The record as it was in the file (a CSV row is written back as one CSV line), up to the excerpt size."""
     if isinstance(original, list):
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(original)
@@ -80,13 +97,26 @@ def _original_text(original: str | bytes | list[str] | None) -> str:
     return original or ""
 
 
+def _too_long(cap_unit: str) -> RecordError:
+    return RecordError(f"record over {RECORD_CAP:,} {cap_unit}, longer than any base model accepts; it was not read "
+                       "further", code="too-long")
+
+
 def _iter_jsonl(opened: OpenedDataset, seen_format: list[InputFormat]) -> Iterator[_Item]:
     file_format: InputFormat | None = None
     format_line = 0
     # pydantic-core's parser (Rust) is several times faster than json.loads and rejects NaN/Infinity,
     # which are not JSON and which Bedrock would not read
     loads = partial(from_json, allow_inf_nan=False)
-    for line_no, raw in enumerate(opened.stream, start=1):
+    readline, cap = opened.stream.readline, RECORD_CAP
+    line_no = 0
+    while raw := readline(cap):
+        line_no += 1
+        if len(raw) == cap and raw[-1] != 10:  # no line break within the cap: skip to the end of the line
+            while (rest := readline(cap)) and rest[-1] != 10:
+                pass
+            yield _Item(line_no, raw, error=_too_long("bytes"))
+            continue
         stripped = raw.strip()
         if not stripped:
             yield _Item(line_no, None)
@@ -114,50 +144,110 @@ def _iter_jsonl(opened: OpenedDataset, seen_format: list[InputFormat]) -> Iterat
             yield _Item(line_no, stripped, example=JSON_PARSERS[fmt](obj))
         except RecordError as err:
             yield _Item(line_no, stripped, error=err)
+        except RecursionError:  # nesting deeper than any record Bedrock reads
+            yield _Item(line_no, stripped, error=RecordError("record nested too deeply", code="wrong-schema"))
 
 
 class _CsvHeaderError(ValueError):
     pass
 
 
-def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[InputFormat]) -> Iterator[_Item]:
+def _choose_delimiter(header: str, options: DatasetOptions, line: int) -> str:
+    """The delimiter under which the header names usable columns (comma first); spreadsheets in many locales
+    write semicolons, and "Unicode text" exports are tab-separated."""
+    cols = options.csv_columns
+    if cols.delimiter:
+        return cols.delimiter
+    for delimiter in DELIMITERS:
+        fields = fields_of(header, delimiter)
+        if len(fields) >= 2:
+            try:
+                csv_layout(fields, cols.text, cols.label, cols.prompt, cols.completion, line)
+            except ValueError:
+                continue
+            return delimiter
+    return guess_delimiter(header)
+
+
+def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[InputFormat],
+              dialect: dict[str, Any]) -> Iterator[_Item]:
     # surrogateescape keeps undecodable bytes visible so that the one record holding them is rejected
-    text = io.TextIOWrapper(opened.stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    text = io.TextIOWrapper(opened.stream, encoding=opened.encoding, errors="surrogateescape", newline="")
+    lines = CsvLines(text, RECORD_CAP)
+    try:
+        first = lines.first_nonblank()
+    except RecordTooLong:
+        raise _CsvHeaderError(f"line 1: the first line is over {RECORD_CAP:,} characters; not a CSV header") from None
+    if first is None:
+        return
+    header_line = lines.last
+    delimiter = _choose_delimiter(first, options, header_line)
+    dialect.update(delimiter=DELIMITER_NAMES[delimiter], header_line=header_line)
+    # strict: a quote that does not close a field where it should is an error, not silently text, which is
+    # how an unbalanced quote is caught where it starts instead of swallowing the lines after it
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader)
-    except StopIteration:
-        return
     except csv.Error as exc:
-        raise _CsvHeaderError(f"line 1: unreadable CSV header ({exc})") from None
+        raise _CsvHeaderError(f"line {header_line}: unreadable CSV header ({exc})") from None
     cols = options.csv_columns
     try:
-        layout = csv_layout(header, cols.text, cols.label, cols.prompt, cols.completion)
+        layout = csv_layout(header, cols.text, cols.label, cols.prompt, cols.completion, header_line)
     except ValueError as exc:
-        raise _CsvHeaderError(str(exc)) from None
+        read_as = f" (read as {DELIMITER_NAMES[delimiter]}-separated)" if delimiter != "," else ""
+        raise _CsvHeaderError(f"{exc}{read_as}") from None
     seen_format.append(layout.input_format)
-    last_line = reader.line_num
     while True:
-        start = last_line + 1
+        lines.new_record()
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            last_line = reader.line_num
-            yield _Item(start, None, error=RecordError(f"malformed CSV: {exc}", code="csv-syntax"))
+        except RecordTooLong as exc:
+            first_line = lines.record[0] if lines.record else None
+            if len(lines.record) > 1:
+                spanned = len(lines.record)
+                lines.read_again_after_first()
+                yield _Item(exc.line, first_line, error=RecordError(
+                    f"a quoted field opened on line {exc.line} is still open {spanned} lines and {RECORD_CAP:,} "
+                    f"characters later: an unbalanced quote on line {exc.line}? The lines after it were read "
+                    "again as records", code="unbalanced-quote"))
+            else:
+                yield _Item(exc.line, first_line, error=_too_long("characters"))
             continue
-        last_line = reader.line_num
+        except csv.Error as exc:
+            start, end = lines.record_start, lines.last
+            first_line = lines.record[0] if lines.record else None
+            if end > start:
+                lines.read_again_after_first()
+                error = RecordError(
+                    f"a quoted field opened on line {start} does not close where a field ends ({exc}, on line "
+                    f"{end}): an unbalanced quote on line {start}? Lines {start + 1}-{end} were read again as "
+                    "records", code="unbalanced-quote")
+            else:
+                error = RecordError(f"malformed CSV: {exc}", code="csv-syntax")
+            yield _Item(start, first_line, error=error)
+            continue
+        start = lines.record_start
         if not row or all(not field.strip() for field in row):
             yield _Item(start, None)
             continue
         if not all(field.isascii() for field in row) and not all(_is_utf8(field) for field in row):
-            yield _Item(start, row, error=RecordError("invalid UTF-8 in this record", code="encoding"))
+            yield _Item(start, row, error=RecordError(_encoding_error(row, opened.encoding), code="encoding"))
             continue
         try:
             yield _Item(start, row, example=parse_csv_row(row, layout))
         except RecordError as err:
             yield _Item(start, row, error=err)
+
+
+def _encoding_error(row: list[str], encoding: str) -> str:
+    for i, field in enumerate(row):
+        for j, ch in enumerate(field):
+            if 0xDC80 <= ord(ch) <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+                name = "UTF-8" if encoding == "utf-8" else encoding
+                return f"invalid {name}: byte 0x{ord(ch) - 0xDC00:02X} in field {i + 1}, character {j + 1}"
+    return f"invalid {encoding} in this record"
 
 
 class _Limits:
@@ -172,6 +262,8 @@ class _Limits:
             small_batch = 1 if "express" in model.model_id else 2
             if batch > small_batch:
                 self.max_tokens = 2_048
+        # the stack's system prompt goes into every record that has none of its own: it counts against the limit
+        self.default_system = len(options.system_prompt or "")
         self.reserved = model.reserved_strings
         # most reserved strings end in ':'; checking the few colons of a text beats a scan per string
         self._colon_words = tuple(r[:-1] for r in self.reserved if r.endswith(":"))
@@ -202,7 +294,7 @@ class _Limits:
                     where = self._where(example, value)
                     raise RecordError(f"reserved string {token!r} in {where}; {self.model.family.value} "
                                       "customization jobs fail on it", field=where, code="reserved-string")
-        chars = 0
+        chars = 0 if system else self.default_system
         for value in texts:
             chars += len(value)
         tokens = int(chars / self.cpt) + 1
@@ -211,7 +303,8 @@ class _Limits:
                               f"{self.max_tokens} for {self.model.model_id}", code="too-long")
         m = self.model
         if turns and (m.max_input_tokens or m.max_output_tokens):
-            inp = int(sum(len(t) for r, t in turns if r == "user") / self.cpt) + 1
+            system_chars = len(system) if system else self.default_system
+            inp = int((sum(len(t) for r, t in turns if r == "user") + system_chars) / self.cpt) + 1
             out = int(sum(len(t) for r, t in turns if r == "assistant") / self.cpt) + 1
             if m.max_input_tokens and inp > m.max_input_tokens:
                 raise RecordError(f"prompt too long: about {inp} tokens, limit {m.max_input_tokens}",
@@ -220,6 +313,20 @@ class _Limits:
                 raise RecordError(f"completion too long: about {out} tokens, limit {m.max_output_tokens}",
                                   code="too-long")
         return chars
+
+    def check_rendered(self, chars: int, prompt_chars: int, completion_chars: int) -> None:
+        """The same limits on a labelled record as written: with the instruction, label list and system prompt."""
+        tokens = int(chars / self.cpt) + 1
+        if tokens > self.max_tokens:
+            raise RecordError(f"record too long as written: about {tokens} tokens ({chars} characters, with the "
+                              f"classification instruction and label list), limit {self.max_tokens} for "
+                              f"{self.model.model_id}", code="too-long")
+        m = self.model
+        if m.max_input_tokens and int(prompt_chars / self.cpt) + 1 > m.max_input_tokens:
+            raise RecordError(f"prompt too long as written: about {int(prompt_chars / self.cpt) + 1} tokens with the "
+                              f"classification instruction and label list, limit {m.max_input_tokens}", code="too-long")
+        if m.max_output_tokens and int(completion_chars / self.cpt) + 1 > m.max_output_tokens:
+            raise RecordError(f"label too long: limit {m.max_output_tokens} tokens", code="too-long")
 
     @staticmethod
     def _where(example: Example, value: str) -> str:
@@ -254,7 +361,7 @@ class _Tally:
             setattr(counts, name, getattr(self, name))
 
 
-_PARKED = struct.Struct("<II")  # text length, label id
+_PARKED = struct.Struct("<III")  # text length, label id, line
 
 
 class _LabelledTemplate:
@@ -274,7 +381,9 @@ class _LabelledTemplate:
         self._mid = encoded[text_at + esc_text:label_at]
         self._tail = encoded[label_at + esc_label:] + "\n"
         prompt = labelled_to_example("", "", labels).turns[0][1]
-        self._fixed_chars = len(prompt) + len(system or "")
+        self.prompt_chars = len(prompt) + len(system or "")  # the instruction, label list and system prompt
+        self._fixed_chars = self.prompt_chars
+        self.overhead_bytes = len((self._head + self._mid + self._tail).encode("utf-8"))
 
     def render(self, text: str, label: str) -> tuple[bytes, int]:
         line = self._head + _quote(text)[1:-1] + self._mid + _quote(label)[1:-1] + self._tail
@@ -307,8 +416,14 @@ class _SplitWriter:
 
 
 def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: DatasetOptions,
-                     out_dir: Path, prices: PriceTable | None = None) -> ValidationReport:
-    """Stream `source`, write the outputs to `out_dir` and return the report (also written as report.json)."""
+                     out_dir: Path, prices: PriceTable | None = None,
+                     output_budget: int = DEFAULT_OUTPUT_BUDGET,
+                     rejected_budget: int = REJECTED_FILE_BUDGET) -> ValidationReport:
+    """Stream `source`, write the outputs to `out_dir` and return the report (also written as report.json).
+
+    `output_budget`: the bytes the outputs may take in `out_dir` (Lambda's /tmp is sized for it); a dataset whose
+    formatted records would need more is rejected, saying so, before the disk fills. `rejected_budget`: the size
+    at which rejected.jsonl stops listing rejected records (they are still counted)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = options.model
     report = ValidationReport(dataset_id=dataset_id, source=name, base_model=model.model_id,
@@ -316,7 +431,8 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
                               options=options.model_dump(mode="json"))
     with jsonlines.open(out_dir / "rejected.jsonl", mode="w", dumps=_dumps, flush=False) as rejected:
         try:
-            _validate_into(source, name, options, model, out_dir, report, rejected, prices or PriceTable())
+            _validate_into(source, name, options, model, out_dir, report, rejected, prices or PriceTable(),
+                           output_budget, rejected_budget)
         except DatasetUnreadable as exc:
             report.reject(str(exc))
     report.accounting_balanced = report.counts.balanced
@@ -330,77 +446,89 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
 
 
 def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: BaseModel, out_dir: Path,
-                   report: ValidationReport, rejected: jsonlines.Writer, prices: PriceTable) -> None:
+                   report: ValidationReport, rejected: jsonlines.Writer, prices: PriceTable,
+                   output_budget: int, rejected_budget: int) -> None:
     opened = open_dataset(source, name)
     report.input.container, report.input.gzip, report.input.bom = opened.container.value, opened.gzip, opened.bom
+    report.input.encoding = opened.encoding
+    report.warnings.extend(opened.notes)
     counts = _Tally()  # plain counters in the hot loop; copied into the report at the end
     limits = _Limits(model, options)
     fixed_labels = set(options.labels) if options.labels else None
+    ratios = options.split.as_tuple()
+    if not model.accepts_validation_data and ratios[VALIDATION] > 0:
+        ratios = _without_validation(ratios, options, model, report)
     caps = (None, model.max_validation_records, None)  # validation overflow goes to train
-    splitter = StratifiedSplitter(options.split.as_tuple(), caps, options.seed)
+    splitter = StratifiedSplitter(ratios, caps, options.seed)
     seen: dict[int, int] = {}  # fingerprint -> first line << _LABEL_BITS | label id
     label_ids: dict[str, int] = {}
     label_names: list[str] = []
     quota = options.max_records or model.max_records
-    over_quota_from = 0
+    # once the dataset is sure to be rejected (over its quota, its output budget or its label limit), records
+    # are still checked and counted for the report, but no longer indexed or written: memory and disk stay bounded
+    stopped_at, stop_reason, stop_kind = 0, "", ""
     label_totals: dict[str, int] = {}
     input_format: list[InputFormat] = []
     render = RENDERERS[model.output_format]
     system = options.system_prompt
     writers = [_SplitWriter(out_dir / f"{n}.jsonl", f"{n}.jsonl") for n in SPLIT_NAMES]
     lengths = LengthStats()
-    # records already in the model's format are written byte for byte: nothing to convert, nothing to lose
-    passthrough_format = {OutputFormat.CONVERSATION_2024: InputFormat.CONVERSATION_2024,
-                          OutputFormat.CLAUDE_MESSAGES: InputFormat.CLAUDE_MESSAGES,
-                          OutputFormat.PROMPT_COMPLETION: InputFormat.PROMPT_COMPLETION}[model.output_format]
     labelled_tmp = [tempfile.TemporaryFile(dir=out_dir) for _ in SPLIT_NAMES]  # noqa: SIM115 - closed below
+    spent = 0  # bytes written to out_dir (splits and parked records)
+    listed = [0, 0]  # rejected.jsonl: characters written, entries left out once it is full
 
-    def reject(item: _Item, err: RecordError) -> None:
+    def reject(line: int, original: str | bytes | list[str] | None, err: RecordError) -> None:
         counts.rejected += 1
         counts.rejected_by_reason[err.code] = counts.rejected_by_reason.get(err.code, 0) + 1
-        rejected.write({"line": item.line, "reason": err.reason, "code": err.code, "field": err.field,
-                        "original": _original_text(item.original)})
+        if listed[0] >= rejected_budget:
+            listed[1] += 1
+            return
+        text = _original_text(original)
+        entry = {"line": line, "reason": err.reason, "code": err.code, "field": err.field, "original": text}
+        if len(text) > ORIGINAL_EXCERPT_CHARS:
+            entry["original"] = text[:ORIGINAL_EXCERPT_CHARS]
+            entry["original_truncated"] = True
+        listed[0] += len(entry["original"]) + len(err.reason) + 80
+        rejected.write(entry)
 
-    def emit(split: int, example: Example, label: str | None, chars: int, raw: bytes | None = None) -> None:
-        if raw is None:
-            raw = _dumps(render(example, system)).encode()
-            if system and not example.system:
-                chars += len(system)
+    def emit(split: int, example: Example, label: str | None, chars: int) -> int:
+        # always the normalised record, never the input's bytes: what was checked is what is written
+        raw = _dumps(render(example, system)).encode("utf-8", "surrogatepass") + b"\n"
         lengths.add(chars)
-        writers[split].write(raw + b"\n", int(chars / limits.cpt) + 1, label)
+        writers[split].write(raw, int(chars / limits.cpt) + 1, label)
+        return len(raw)
 
     single_turn_only = model.output_format is OutputFormat.PROMPT_COMPLETION
     totals = splitter.totals
-    passthrough: bool | None = None  # known once the first record has fixed the file's format
+    dialect: dict[str, Any] = {}
     try:
         items = (_iter_jsonl(opened, input_format) if opened.container is Container.JSONL
-                 else _iter_csv(opened, options, input_format))
+                 else _iter_csv(opened, options, input_format, dialect))
         for item in items:
             counts.records_read += 1
             if item.example is None and item.error is None:
                 counts.blank += 1
                 continue
             if item.error is not None:
-                reject(item, item.error)
+                reject(item.line, item.original, item.error)
                 continue
             example = item.example
             assert example is not None
             try:
                 chars = limits.check(example)
                 if example.label is not None and fixed_labels is not None and example.label not in fixed_labels:
-                    raise RecordError(f"label {example.label!r} is not one of the configured labels", field="label",
-                                      code="unknown-label")
+                    raise RecordError(f"label {excerpt(example.label)} is not one of the configured labels",
+                                      field="label", code="unknown-label")
                 if single_turn_only and example.turns and len(example.turns) != 2:
                     render(example, system)  # raises the multi-turn error
             except RecordError as err:
-                reject(item, err)
+                reject(item.line, item.original, err)
                 continue
-            if over_quota_from:
-                # the dataset is over its record quota and will be rejected: keep counting and checking
-                # records for the report, but stop indexing and writing them, so memory stays bounded
+            if stopped_at:
                 counts.accepted += 1
-                if example.label is not None:
-                    label_totals[example.label] = label_totals.get(example.label, 0) + 1
+                label = example.label
+                if label is not None and (label in label_totals or len(label_totals) <= MAX_LABELS):
+                    label_totals[label] = label_totals.get(label, 0) + 1
                 continue
             fp = _fingerprint(example)
             first = seen.get(fp)
@@ -408,19 +536,25 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                 first_line, first_label = first >> _LABEL_BITS, first & _LABEL_MASK
                 if example.label is not None and label_ids.get(example.label) != first_label:
                     err = RecordError(f"same text as line {first_line} with a different label "
-                                      f"({label_names[first_label]!r} there, {example.label!r} here)",
-                                      code="label-conflict")
+                                      f"({excerpt(label_names[first_label])} there, {excerpt(example.label)} "
+                                      "here)", code="label-conflict")
                 else:
                     err = RecordError(f"duplicate of line {first_line}", code="duplicate")
                     counts.duplicates += 1
                     if len(report.duplicate_examples) < MAX_DUPLICATE_EXAMPLES:
                         report.duplicate_examples.append({"line": item.line, "duplicate_of": first_line})
-                reject(item, err)
+                reject(item.line, item.original, err)
                 continue
             label_id = 0
             if example.label is not None:
                 label_id = label_ids.get(example.label, -1)
                 if label_id < 0:
+                    if len(label_names) >= MAX_LABELS:
+                        stopped_at, stop_kind, stop_reason = item.line, "labels", (
+                            f"more than {MAX_LABELS} distinct labels (the {MAX_LABELS + 1}th on line {item.line}); "
+                            "every classification prompt lists them all. Is the label column the right one?")
+                        counts.accepted += 1
+                        continue
                     label_id = label_ids[example.label] = len(label_names)
                     label_names.append(example.label)
             seen[fp] = (item.line << _LABEL_BITS) | label_id  # one int per record: line and label together
@@ -428,60 +562,116 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                 label_totals[example.label] = label_totals.get(example.label, 0) + 1
             split = splitter.assign(example.label)
             counts.accepted += 1
-            if totals[TRAIN] + totals[VALIDATION] > quota:
-                over_quota_from = item.line
             if example.label is not None:
                 # the prompt names the whole label set, known only at the end: park the record until then
                 text = (example.text or "").encode("utf-8", "surrogatepass")
-                labelled_tmp[split].write(_PARKED.pack(len(text), label_id) + text)
+                labelled_tmp[split].write(_PARKED.pack(len(text), label_id, item.line) + text)
+                spent += len(text) + _PARKED.size
             else:
-                if passthrough is None:
-                    passthrough = opened.container is Container.JSONL and input_format[0] is passthrough_format
-                emit(split, example, None, chars,
-                     item.original if passthrough and (system is None or example.system is not None) else None)
+                spent += emit(split, example, None, chars)
+            if totals[TRAIN] + totals[VALIDATION] > quota:
+                stopped_at, stop_kind, stop_reason = item.line, "quota", (
+                    f"more than {quota} training + validation records (the quota for {model.model_id}); "
+                    "{accepted} valid records in all. Raise the quota with AWS and set max_records, or upload "
+                    "fewer records")
+            elif spent > output_budget:
+                stopped_at, stop_kind, stop_reason = item.line, "budget", _over_budget(output_budget, item.line)
     except _CsvHeaderError as exc:
         raise DatasetUnreadable(f"{name}: {exc}") from None
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip mid-file
-        raise DatasetUnreadable(f"{name}: could not read past record {counts.records_read} ({exc})") from None
+        raise DatasetUnreadable(f"{name}: could not read past record {counts.records_read}: {exc}; the "
+                                f"{counts.records_read} records before it were read and counted") from None
     finally:
         counts.copy_to(report.counts)
         report.input.bytes_read = opened.counter.bytes_read
+        report.input.sha256 = opened.counter.sha256
+        report.input.csv = dialect or None
         if input_format:
             report.input.input_format = input_format[0].value
 
     if label_totals:
         labels = list(options.labels) if options.labels else sorted(label_totals)
         report.labels = labels
-        report.label_counts = dict(sorted(label_totals.items(), key=lambda kv: (-kv[1], kv[0])))
+        _warn_case_variants(report, label_totals)
+        listing = len(", ".join(labels))
+        if not stopped_at and listing > MAX_LABEL_LIST_CHARS:
+            stopped_at, stop_kind, stop_reason = 1, "labels", (
+                f"the labels take {listing} characters when listed ({len(labels)} labels); every classification "
+                f"prompt lists them, at most {MAX_LABEL_LIST_CHARS}")
         template = _LabelledTemplate(render, system, labels)
-        for split, tmp in enumerate(labelled_tmp):
-            tmp.seek(0)
-            reader = io.BufferedReader(tmp, 1 << 20)  # type: ignore[arg-type]
-            while header := reader.read(_PARKED.size):
-                size, label_id = _PARKED.unpack(header)
-                text = reader.read(size).decode("utf-8", "surrogatepass")
-                label = label_names[label_id]
-                line, chars = template.render(text, label)
-                lengths.add(chars)
-                writers[split].write(line, int(chars / limits.cpt) + 1, label)
+        if not stopped_at and spent + sum(totals) * template.overhead_bytes > output_budget:
+            stopped_at, stop_kind, stop_reason = 1, "budget", _over_budget(output_budget, None)
+        if stop_kind in ("", "quota"):  # over the quota, the splits so far still show in the report
+            for split, tmp in enumerate(labelled_tmp):
+                tmp.seek(0)
+                reader = io.BufferedReader(tmp, 1 << 20)  # type: ignore[arg-type]
+                while header := reader.read(_PARKED.size):
+                    size, label_id, line_no = _PARKED.unpack(header)
+                    text = reader.read(size).decode("utf-8", "surrogatepass")
+                    label = label_names[label_id]
+                    line, chars = template.render(text, label)
+                    try:
+                        limits.check_rendered(chars, template.prompt_chars + len(text), len(label))
+                    except RecordError as err:  # the instruction and label list made it too long
+                        counts.accepted -= 1
+                        label_totals[label] -= 1
+                        reject(line_no, [text, label], err)
+                        continue
+                    lengths.add(chars)
+                    writers[split].write(line, int(chars / limits.cpt) + 1, label)
+        counts.copy_to(report.counts)
+        report.label_counts = dict(sorted(((k, v) for k, v in label_totals.items() if v),
+                                          key=lambda kv: (-kv[1], kv[0])))
     for tmp in labelled_tmp:
         tmp.close()
     report.splits = {n: w.close() for n, w in zip(SPLIT_NAMES, writers, strict=True)}
-    if over_quota_from:
-        report.reject(f"more than {quota} training + validation records (the quota for {model.model_id}); "
-                      f"{report.counts.accepted} valid records in all. Raise the quota with AWS and set max_records, "
-                      "or upload fewer records")
-        report.warnings.append(f"records after line {over_quota_from} were checked but not deduplicated or split, "
-                               "because the dataset was already over its record quota")
+    if listed[1]:
+        report.warnings.append(f"rejected.jsonl lists the first {counts.rejected - listed[1]} rejected records; "
+                               f"{listed[1]} more are counted in the report but not listed (it is capped at "
+                               f"{rejected_budget:,} bytes)")
+    report.rejected_listed = counts.rejected - listed[1]
+    if stopped_at:
+        report.reject(stop_reason.replace("{accepted}", str(report.counts.accepted)))
+        report.warnings.append(f"records after line {stopped_at} were checked but not deduplicated, split or "
+                               "written, because the dataset was already sure to be rejected")
     chars = lengths.summary()
     report.lengths = {"characters": chars, "estimated_tokens": {
         k: (None if v is None else round(v / limits.cpt) + 1) for k, v in chars.items()}}
-    _judge(report, options, model, label_totals, prices)
+    _judge(report, options, model, label_totals, prices, complete=stop_kind in ("", "quota"))
+
+
+def _over_budget(budget: int, line: int | None) -> str:
+    where = f" by line {line}" if line else ""
+    return (f"the formatted dataset would take more than {budget >> 20:,} MiB{where}, what the validator may write "
+            "in its working space; upload fewer or shorter records (or, for a stack you run, raise the validator's "
+            "EphemeralStorage and WORK_DIR_BUDGET_MB)")
+
+
+def _without_validation(ratios: tuple[float, float, float], options: DatasetOptions, model: BaseModel,
+                        report: ValidationReport) -> tuple[float, float, float]:
+    """The model's fine-tuning takes no validation set: its share goes to train or test, as the options say."""
+    train, validation, test = ratios
+    into = options.split.validation_into
+    report.warnings.append(f"{model.model_id} takes no validation set: the validation share ({validation:.0%}) "
+                           f"went to {into} (split.validation_into)")
+    return (train + validation, 0.0, test) if into == "train" else (train, 0.0, test + validation)
+
+
+def _warn_case_variants(report: ValidationReport, label_totals: dict[str, int]) -> None:
+    groups: dict[str, list[str]] = {}
+    for label in label_totals:
+        groups.setdefault(label.casefold(), []).append(label)
+    variants = [sorted(g) for g in groups.values() if len(g) > 1]
+    if variants:
+        shown = "; ".join(" / ".join(f"{excerpt(v, 30)} ({label_totals[v]})" for v in g) for g in variants[:5])
+        report.warnings.append(f"labels that differ only by case are separate classes: {shown}; make them "
+                               "consistent, or fix the label set with `labels` in the options")
 
 
 def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, label_totals: dict[str, int],
-           prices: PriceTable) -> None:
-    """Whole-dataset rules, after every record has been seen."""
+           prices: PriceTable, complete: bool = True) -> None:
+    """Whole-dataset rules, after every record has been seen. `complete`: the splits were written (not when the
+    dataset was stopped early), so the rules on their sizes apply."""
     counts = report.counts
     train, validation = report.splits["train"], report.splits["validation"]
     if counts.records_read == 0:
@@ -492,14 +682,17 @@ def _judge(report: ValidationReport, options: DatasetOptions, model: BaseModel, 
         return
     if label_totals and len(label_totals) < 2:
         only = next(iter(label_totals))
-        report.reject(f"only one label ({only!r}) in the data; a classifier needs at least two")
+        report.reject(f"only one label ({excerpt(only)}) in the data; a classifier needs at least two")
     invalid = counts.rejected - counts.duplicates
     considered = counts.accepted + invalid
     if considered and invalid / considered > options.max_rejected_fraction:
+        encoding = counts.rejected_by_reason.get("encoding", 0)
+        hint = (f"; {encoding} of them are not {report.input.encoding or 'UTF-8'} text: was the file saved in another "
+                "encoding (Windows-1252, say)? Save it as UTF-8" if encoding * 2 > invalid else "")
         report.reject(f"{invalid} of {considered} records ({invalid / considered:.0%}) were rejected, more than "
-                      f"max_rejected_fraction {options.max_rejected_fraction:.0%}; see rejected.jsonl")
+                      f"max_rejected_fraction {options.max_rejected_fraction:.0%}{hint}; see rejected.jsonl")
     sent = train.records + validation.records
-    if sent < model.min_records:
+    if complete and sent < model.min_records:
         report.reject(f"{sent} training + validation records; {model.model_id} needs at least {model.min_records}")
     if options.max_records is None and model.max_training_records and train.records > model.max_training_records:
         report.reject(f"{train.records} training records; {model.model_id} accepts at most "

@@ -72,7 +72,8 @@ def _base_model_id(record: RunRecord, options: EvaluationOptions) -> str | None:
     if options.base_model_id:
         return options.base_model_id
     try:
-        return resolve_base_model(record.model.base_model or "").short_id  # the on-demand id, without context
+        model = resolve_base_model(record.model.base_model or "")
+        return model.converse_id or model.short_id  # the on-demand id, without the context suffix
     except UnknownBaseModel:
         return None
 

@@ -10,6 +10,7 @@ memory) leaves the lease to lapse, and the sweeper asks for a retry (`StepRetryR
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ft_pipeline.catalogue.options import OPTIONS_SUFFIX, InvalidOptions, resolve_options
+from ft_pipeline.catalogue.options import OPTIONS_SUFFIX, DatasetOptions, InvalidOptions, resolve_options
 from ft_pipeline.clock import iso
 from ft_pipeline.contracts import (
     DatasetRejected,
@@ -151,25 +152,95 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
             manifest = deps.store.read_small(source.bucket, manifest_key)
             options = resolve_options(settings.option_defaults(), manifest, manifest_uri, settings.deployment_context())
         except (InvalidOptions, ValueError) as exc:
-            report = ValidationReport(dataset_id=run_id, source=source.uri, base_model="(invalid options)",
-                                      family="unknown", output_format="unknown")
-            report.reject(f"invalid options: {exc}")
-            (work / "report.json").write_text(report.model_dump_json(indent=2))
+            report = _rejected_before_reading(run_id, source, f"invalid options: {exc}", work)
+        except Exception as exc:
+            if _infrastructure_failure(exc):
+                raise
+            logger.exception("the options could not be resolved")
+            report = _rejected_before_reading(run_id, source, _crash_reason(exc, "options"), work)
         else:
-            body = deps.store.open(source.bucket, source.key, source.version_id)
+            body = None
             try:
+                body = deps.store.open(source.bucket, source.key, source.version_id)
                 report = validate_dataset(body, name=source.uri, dataset_id=run_id, options=options, out_dir=work,
-                                          prices=settings.prices())
+                                          prices=settings.prices(), output_budget=settings.work_dir_budget_mb << 20)
+            except Exception as exc:
+                if _infrastructure_failure(exc):
+                    raise
+                # a fault on this data would fail the same way on every retry: end the run with a reason now
+                logger.exception("the validator failed on this dataset")
+                for path in work.iterdir():
+                    path.unlink()
+                report = _rejected_before_reading(run_id, source, _crash_reason(exc, "dataset"), work, options)
             finally:
                 close = getattr(body, "close", None)
-                if close:
+                if close is not None:
                     close()
+            if report.status is DatasetStatus.VALIDATED and not options.allow_repeat:
+                _reject_if_repeated(deps, record, report, work)
         uris = {path.name: deps.store.upload(path, settings.data_bucket,
                                              prefix + path.name, CONTENT_TYPES[path.suffix])
                 for path in sorted(work.iterdir()) if path.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _record_outcome(deps, report, record, uris, trigger_event_id)
+
+
+def _infrastructure_failure(exc: BaseException) -> bool:
+    """A failure of what the validator stands on (S3, the network, the disk, memory): a retry may succeed.
+    Anything else is a fault in handling this data, and every retry would meet it again."""
+    module = type(exc).__module__
+    return isinstance(exc, OSError | MemoryError) or module.startswith(("botocore", "boto3", "urllib3"))
+
+
+def _crash_reason(exc: BaseException, what: str) -> str:
+    # the exception's message may quote the data: only its type goes into the reason
+    return (f"the validator failed on this {what} ({type(exc).__name__}); this is a fault in the pipeline, "
+            "please report it with the run id. Nothing was trained")
+
+
+def _rejected_before_reading(run_id: str, source: ObjectRef, reason: str, work: Path,
+                             options: DatasetOptions | None = None) -> ValidationReport:
+    model = options.model if options else None
+    report = ValidationReport(dataset_id=run_id, source=source.uri,
+                              base_model=model.model_id if model else "(invalid options)",
+                              family=model.family.value if model else "unknown",
+                              output_format=model.output_format.value if model else "unknown",
+                              options=options.model_dump(mode="json") if options else {})
+    report.reject(reason)
+    (work / "report.json").write_text(report.model_dump_json(indent=2))
+    return report
+
+
+REPEATABLE = frozenset({RunState.REJECTED, RunState.TRAINING_FAILED, RunState.STOPPED})
+
+
+def content_key(report: ValidationReport) -> str:
+    """The same bytes with the same options: one key (whatever the object's name or version)."""
+    options = {k: v for k, v in report.options.items() if k != "allow_repeat"}
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{report.input.sha256}\n{canonical}".encode()).hexdigest()
+
+
+def _reject_if_repeated(deps: ValidatorDeps, record: RunRecord, report: ValidationReport, work: Path) -> None:
+    """Claim this content for the run; if an earlier run has it and is alive or done, reject this one: a second
+    paid job on the same data and options is a mistake far more often than an intent (allow_repeat says so)."""
+    key = content_key(report)
+    holder = deps.ledger.claim_content(key, record.run_id)
+    if holder == record.run_id:
+        return
+    earlier = deps.ledger.get(holder)
+    if earlier is None or earlier.status in REPEATABLE:
+        holder = deps.ledger.claim_content(key, record.run_id, replacing=holder)
+        if holder == record.run_id:
+            return
+        earlier = deps.ledger.get(holder)
+    state = earlier.status.value if earlier else "unknown"
+    report.reject(f"the same data and options were already submitted as run {holder} (now {state}); nothing was "
+                  "started. To train on them again, set allow_repeat: true in the options manifest")
+    for split in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        (work / split).unlink(missing_ok=True)
+    (work / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
 def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRecord, uris: dict[str, str],
