@@ -14,7 +14,7 @@ help:
 	@echo "make test                      run the tests"
 	@echo "make faults [SCENARIO=name]    deploy/teardown fault scenarios end to end: what each leaves alive, and its cost"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
-	@echo "make bench                     validator vs. the JSON parse limit; classifier; evaluation vs. its bound"
+	@echo "make bench                     validator vs. the JSON parse limit; hostile uploads; classifier; evaluation"
 	@echo "make stop-run STACK=s RUN_ID=id   stop a deployed run's training job"
 	@echo "make state-diagram             regenerate the README's lifecycle diagram from ft_pipeline/lifecycle.py"
 	@echo "make lint                      ruff"
@@ -66,6 +66,7 @@ state-diagram: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.validator_bench $(if $(SIZE_MB),--size-mb $(SIZE_MB))
+	$(PY) -m bench.intake_bounds_bench
 	$(PY) -m bench.classifier_bench
 	$(PY) -m bench.evaluation_bench
 

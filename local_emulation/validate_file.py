@@ -4,7 +4,8 @@ BASE_MODEL stands for the stack's DefaultBaseModel: an options manifest (OPTIONS
 overrides it, as it would in the stack.
 
 Writes train.jsonl, validation.jsonl, test.jsonl, rejected.jsonl and report.json to OUT, prints a
-summary, and exits 1 when the dataset is rejected as a whole (2 for unusable options).
+summary, and exits 1 when the dataset is rejected as a whole (2 for unusable options or paths, 3 when the
+validator itself fails).
 """
 
 from __future__ import annotations
@@ -53,8 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     with source.open("rb") as stream:
         version = hashlib.sha256(stream.read(1 << 20)).hexdigest() + str(source.stat().st_size)
         stream.seek(0)
-        report = validate_dataset(stream, name=str(source), dataset_id=make_dataset_id("local", str(source), version),
-                                  options=options, out_dir=out)
+        try:
+            report = validate_dataset(stream, name=str(source), options=options, out_dir=out,
+                                      dataset_id=make_dataset_id("local", str(source), version))
+        except Exception as exc:  # a fault of the validator, not a verdict on the data: its own exit status
+            print(f"internal error while validating {source} ({type(exc).__name__}); please report it",
+                  file=sys.stderr)
+            return 3
     print("\n".join(report.summary_lines()))
     print(f"  outputs       {out}/")
     return 0 if report.status is DatasetStatus.VALIDATED else 1

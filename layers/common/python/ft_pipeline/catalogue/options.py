@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel as PydanticModel
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -31,6 +32,7 @@ from ft_pipeline.catalogue.hyperparameters import hyperparameters_for
 
 MAX_LABELS = 250  # every classification prompt lists the labels: more would dwarf the texts
 MAX_LABEL_CHARS = 100
+MAX_LABEL_LIST_CHARS = 8_000
 
 OPTIONS_SUFFIX = ".options.json"
 
@@ -128,7 +130,8 @@ class CsvColumns(_Strict):
 
 class DatasetOptions(_Strict):
     base_model: str = Field("amazon.nova-micro-v1:0:128k", max_length=200)
-    hyperparameters: dict[str, StrictInt | StrictFloat | str] = Field(default_factory=dict, max_length=20)
+    hyperparameters: dict[str, StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=dict, max_length=20)
     split: SplitRatios = Field(default_factory=SplitRatios)
     deployment: DeploymentOptions = Field(default_factory=DeploymentOptions)
     evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
@@ -165,9 +168,15 @@ class DatasetOptions(_Strict):
         cleaned = [v.strip() for v in value]
         if len(set(cleaned)) != len(cleaned) or len(cleaned) < 2 or not all(cleaned):
             raise ValueError("labels must be at least two distinct non-empty strings")
+        if not all(v.isprintable() for v in cleaned):
+            raise ValueError("labels hold control characters")
         long = next((v for v in cleaned if len(v) > MAX_LABEL_CHARS), None)
         if long is not None:
             raise ValueError(f"a label is a class name of at most {MAX_LABEL_CHARS} characters; one has {len(long)}")
+        listing = len(", ".join(cleaned))
+        if listing > MAX_LABEL_LIST_CHARS:
+            raise ValueError(f"the labels take {listing} characters when listed; every classification prompt lists "
+                             f"them, at most {MAX_LABEL_LIST_CHARS}")
         return cleaned
 
     @field_validator("system_prompt")
@@ -175,6 +184,8 @@ class DatasetOptions(_Strict):
     def _system_prompt_not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("system_prompt is blank: leave it out, or give the text")
+        if value is not None and any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise ValueError("system_prompt holds control characters")
         return value
 
     @model_validator(mode="after")
@@ -285,12 +296,37 @@ def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: st
             # hyperparameters from the stack default belong to the default model's family
             defaults = {k: v for k, v in defaults.items() if k != "hyperparameters"}
     try:
-        return DatasetOptions.model_validate(_deep_merge(defaults, override), context=context)
+        options = DatasetOptions.model_validate(_deep_merge(defaults, override), context=context)
     except ValidationError as exc:
         errors = exc.errors()
         problems = "; ".join(f"{_loc(err['loc'])}: {err['msg'][:300]}" for err in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise InvalidOptions(f"{source}: {problems}{more}") from None
+    problem = _unstorable(options.model_dump(mode="json"))
+    if problem:
+        raise InvalidOptions(f"{source}: {problem}")
+    return options
+
+
+MAX_OPTIONS_BYTES = 32_000  # the options travel in every event of the run (EventBridge: 256 KB) and its record
+
+
+def _unstorable(dumped: dict[str, Any]) -> str | None:
+    """Why the options could not be stored in the ledger (DynamoDB numbers: magnitude 1e-130 to 1e126) or sent in
+    an event, or None."""
+    size = len(json.dumps(dumped))  # ASCII-escaped, as the event bus sends it
+    if size > MAX_OPTIONS_BYTES:
+        return f"the options take {size:,} bytes as JSON; at most {MAX_OPTIONS_BYTES:,}"
+    stack: list[tuple[str, Any]] = [("", dumped)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, float) and value != 0 and not 1e-100 < abs(value) < 1e100:
+            return f"{_loc((path,))}: {value!r} is too small or too large to store; use 0 or a usable value"
+    return None
 
 
 def _no_constant(name: str) -> None:

@@ -12,6 +12,7 @@ import csv
 from collections import deque
 from typing import TextIO
 
+MAX_RECORD_LINES = 10_000  # a record's lines are kept to be read again: short lines cost memory too
 DELIMITERS = (",", ";", "\t", "|")  # comma, then what spreadsheets write in locales where comma is decimal
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
@@ -19,10 +20,11 @@ DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 class RecordTooLong(Exception):  # noqa: N818 - a signal from the line source, caught by the CSV reader loop
     """The record being read is over the cap; its lines up to the next line break have been skipped."""
 
-    def __init__(self, line: int, cap: int) -> None:
+    def __init__(self, line: int, cap: int, skipped: int | None = None) -> None:
         super().__init__(f"the record from line {line} is over {cap} characters")
         self.line = line
         self.cap = cap
+        self.skipped = skipped  # the number of an over-long line skipped while the record was open
 
 
 class CsvLines:
@@ -53,19 +55,22 @@ class CsvLines:
             self._next += 1
             if len(line) == self._cap and line[-1] not in "\r\n":
                 self._skip_line()
-                self._too_long(number)
+                self.last = number
+                if self.record:
+                    raise RecordTooLong(self.record_start, self._cap, skipped=number)
+                raise RecordTooLong(number, self._cap)
         if not self.record:
             self.record_start = number
         self.record.append(line)
         self.last = number
         self._record_chars += len(line)
-        if self._record_chars > self._cap:
+        if self._record_chars > self._cap or len(self.record) > MAX_RECORD_LINES:
             self._too_long(number)
         return line
 
     def _too_long(self, number: int) -> None:
         """The lines kept so far stay in `record`: the caller may read them again."""
-        raise RecordTooLong(self.record_start if self.record else number, self._cap)
+        raise RecordTooLong(self.record_start, self._cap)
 
     def _skip_line(self) -> None:
         """Read past the rest of an over-long line without keeping it."""

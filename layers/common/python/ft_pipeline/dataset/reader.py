@@ -26,6 +26,11 @@ class DatasetUnreadable(ValueError):
     """The file as a whole cannot be read as a dataset; the message says what and where."""
 
 
+class GzipDamaged(ValueError):
+    """The upload's gzip data is corrupt or cut short. Its own type: an OSError from below (an S3 read timeout,
+    a full disk) is the infrastructure's, retried, never a verdict on the data."""
+
+
 class _PrefixedStream(io.RawIOBase):
     """Serves bytes already read for sniffing, then the rest of the underlying stream."""
 
@@ -81,7 +86,7 @@ class CountingReader(io.RawIOBase):
 class GunzipStream(io.RawIOBase):
     """Decompresses gzip (one member or several) on demand, each read at most the caller's buffer, so a
     compression bomb costs one buffer. Unlike GzipFile, every byte before a truncation is handed out first; the
-    read after it raises EOFError, so the records before the cut are all read and counted."""
+    read after it raises GzipDamaged, so the records before the cut are all read and counted."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
@@ -95,17 +100,19 @@ class GunzipStream(io.RawIOBase):
         while True:
             if self._inflate.eof:
                 rest = self._inflate.unused_data or self._raw.read(READ_BUFFER)
+                while rest and not rest.strip(b"\x00"):  # zero padding after the last member, as gzip allows
+                    rest = self._raw.read(READ_BUFFER)
                 if not rest:
                     return 0  # the end, after a complete member
-                self._inflate, self._pending = zlib.decompressobj(wbits=31), rest
+                self._inflate, self._pending = zlib.decompressobj(wbits=31), rest.lstrip(b"\x00")
             data = self._inflate.unconsumed_tail or self._pending or self._raw.read(READ_BUFFER)
             self._pending = b""
             if not data:
-                raise EOFError("the gzip data ends before its end marker (a truncated upload?)")
+                raise GzipDamaged("the gzip data ends before its end marker (a truncated upload?)")
             try:
                 out = self._inflate.decompress(data, len(buffer))
             except zlib.error as exc:
-                raise OSError(f"corrupt gzip data ({exc})") from None
+                raise GzipDamaged(f"corrupt gzip data ({exc})") from None
             if out:
                 buffer[:len(out)] = out
                 return len(out)
@@ -128,7 +135,7 @@ def _read_up_to(stream: io.BufferedReader, size: int) -> tuple[bytes, BaseExcept
     while total < size:
         try:
             chunk = stream.read1(size - total)
-        except (OSError, EOFError) as exc:
+        except GzipDamaged as exc:
             return b"".join(chunks), exc
         if not chunk:
             break
@@ -148,7 +155,7 @@ def open_dataset(source: BinaryIO, name: str) -> OpenedDataset:
     if error is not None and not sample:
         raise DatasetUnreadable(f"{name}: corrupt gzip data ({error})") from None
 
-    encoding, bom, note = _detect_encoding(sample, name)
+    encoding, bom, note = _detect_encoding(sample, name, _first_byte(sample) == b"{")
     if bom:
         sample = sample[bom:]
     text = sample.decode(encoding, errors="replace") if encoding != "utf-8" else \
@@ -172,6 +179,7 @@ def open_dataset(source: BinaryIO, name: str) -> OpenedDataset:
     return OpenedDataset(container, stream, is_gzip, bom > 0, counter, encoding, (note,) if note else ())
 
 
+MIN_LEGACY_EVIDENCE = 3  # bytes that are not UTF-8 before a file is read as Windows-1252: one is damage
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16 (little-endian)", "utf-16-be": "UTF-16 (big-endian)",
                   "cp1252": "Windows-1252"}
 
@@ -180,7 +188,13 @@ def _decoded_as(encoding: str) -> str:
     return f"the file is {ENCODING_NAMES[encoding]} (Excel's \"Unicode text\" export), and was decoded as such"
 
 
-def _detect_encoding(sample: bytes, name: str) -> tuple[str, int, str | None]:
+def _first_byte(sample: bytes) -> bytes:
+    """The first byte after a UTF-8 BOM and white space (ASCII-compatible encodings only)."""
+    body = sample[len(codecs.BOM_UTF8):] if sample.startswith(codecs.BOM_UTF8) else sample
+    return body.lstrip()[:1]
+
+
+def _detect_encoding(sample: bytes, name: str, json_lines: bool) -> tuple[str, int, str | None]:
     """(encoding, length of its byte-order mark, what to tell the user) for the first bytes of a file.
 
     UTF-8 unless the bytes say otherwise. A file with valid UTF-8 characters and a few bytes that are not is
@@ -209,15 +223,20 @@ def _detect_encoding(sample: bytes, name: str) -> tuple[str, int, str | None]:
     if invalid == 0:
         return "utf-8", bom, None
     valid = sum(1 for ch in text if ord(ch) > 127) - invalid
-    if valid >= invalid or bom:
-        return "utf-8", bom, None  # damaged UTF-8: the records holding the bad bytes are rejected, one by one
+    # JSON Lines are UTF-8 by definition; a few bad bytes, or any valid UTF-8 character, mean damaged UTF-8:
+    # the records holding the bad bytes are rejected, one by one, and the rest is read
+    if json_lines or bom or valid >= invalid or invalid < MIN_LEGACY_EVIDENCE:
+        return "utf-8", bom, None
     try:
         body.decode("cp1252")
     except UnicodeDecodeError:
+        if invalid / max(1, len(text)) <= 0.05:
+            return "utf-8", bom, None
         raise DatasetUnreadable(f"{name}: not UTF-8 text ({invalid} bytes in the first {len(body)} do not decode "
                                 "as UTF-8, nor as Windows-1252); save it as UTF-8 (CSV or JSON Lines)") from None
-    return "cp1252", 0, ("the file is not UTF-8 (it has no UTF-8 characters, and bytes that are not UTF-8); it was "
-                         "read as Windows-1252, as Excel writes plain CSV: check the text, or save it as CSV UTF-8")
+    return "cp1252", 0, ("the file is not UTF-8 (its first MiB has no UTF-8 character, and bytes that are not "
+                         "UTF-8); it was read as Windows-1252, as Excel writes plain CSV: check the text, or save "
+                         "it as CSV UTF-8")
 
 
 def _looks_utf16(sample: bytes) -> str | None:

@@ -235,6 +235,8 @@ def parse_text_label(obj: dict[str, Any]) -> Example:
     text = _required_text(obj, "text")
     label = obj.get("label")
     if isinstance(label, (int, float)) and not isinstance(label, bool):
+        if label != label or label in (float("inf"), float("-inf")):
+            raise RecordError("label is not a finite number", field="label", code="wrong-type")
         label = str(label)
     if label is None or (isinstance(label, str) and not label.strip()):
         raise RecordError("label is missing or empty", field="label", code="missing-label")
@@ -245,6 +247,8 @@ def parse_text_label(obj: dict[str, Any]) -> Example:
 
 def checked_label(label: str, field: str) -> str:
     label = label.strip()
+    if not label.isprintable():  # a class name never holds control characters (nor our template's sentinels)
+        raise RecordError(f"{field} holds control characters", field=field, code="wrong-type")
     if len(label) > MAX_LABEL_CHARS:
         raise RecordError(f"{field} is {len(label)} characters; a label is a class name of at most {MAX_LABEL_CHARS} "
                           "(is the text in the label column?)", field=field, code="label-too-long")
@@ -274,10 +278,24 @@ class CsvLayout:
     names: tuple[str, str]
 
 
+def _looks_like_a_name(field: str) -> bool:
+    """A column name: short, no address, no long number. Anything else may be a data row's personal data."""
+    return len(field) <= 30 and "@" not in field and sum(c.isdigit() for c in field) <= 2
+
+
+def looks_like_a_header(cleaned: list[str]) -> bool:
+    return all(_looks_like_a_name(h) for h in cleaned)
+
+
 def describe_header(cleaned: list[str]) -> str:
-    """The header as a message may show it: a few names, each cut short (a data row may be personal data)."""
+    """The header as a message may show it: a few names, each cut short, and only if they look like names (a
+    data row in its place may be personal data: then only its shape)."""
+    if not cleaned:
+        return "empty"
+    if not looks_like_a_header(cleaned):
+        return f"{len(cleaned)} fields, not quoted: they look like data"
     shown = ", ".join(excerpt(h, 24) for h in cleaned[:6])
-    return f"{shown}{f' and {len(cleaned) - 6} more' if len(cleaned) > 6 else ''}" if cleaned else "empty"
+    return f"{shown}{f' and {len(cleaned) - 6} more' if len(cleaned) > 6 else ''}"
 
 
 def csv_layout(header: list[str], text: str | None = None, label: str | None = None,
@@ -303,7 +321,7 @@ def csv_layout(header: list[str], text: str | None = None, label: str | None = N
     t, lab = find(text, TEXT_COLUMNS, "text"), find(label, LABEL_COLUMNS, "label")
     if t is not None and lab is not None and t != lab:
         return CsvLayout(InputFormat.TEXT_LABEL, t, lab, len(cleaned), (cleaned[t], cleaned[lab]))
-    looks_like_data = any(len(h) > 40 for h in cleaned)
+    looks_like_data = not looks_like_a_header(cleaned)
     raise ValueError(
         f"line {line}: header ({describe_header(cleaned)}) has no text+label or prompt+completion columns"
         f"{'; the first row looks like data, not a header: add a header row' if looks_like_data else ''}; "

@@ -47,6 +47,7 @@ class SplitSummary(PydanticModel):
     bytes: int = 0
     labels: dict[str, int] | None = None
     estimated_tokens: int = 0
+    sha256: str | None = None
 
 
 class CostEstimate(PydanticModel):

@@ -10,10 +10,14 @@ once a dataset is over its record quota nothing more is kept, so memory is bound
 from __future__ import annotations
 
 import csv
+import errno
+import hashlib
 import io
 import json
+import re
 import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +28,7 @@ import jsonlines
 from pydantic_core import from_json
 
 from ft_pipeline.catalogue.base_models import LONGEST_RECORD_CHARS, PRICE_SOURCE, BaseModel, Family, OutputFormat
-from ft_pipeline.catalogue.options import MAX_LABELS, DatasetOptions
+from ft_pipeline.catalogue.options import MAX_LABEL_LIST_CHARS, MAX_LABELS, DatasetOptions
 from ft_pipeline.catalogue.prices import PriceTable
 from ft_pipeline.dataset.csv_source import (
     DELIMITER_NAMES,
@@ -35,7 +39,7 @@ from ft_pipeline.dataset.csv_source import (
     guess_delimiter,
 )
 from ft_pipeline.dataset.formatters import RENDERERS, labelled_to_example
-from ft_pipeline.dataset.reader import Container, DatasetUnreadable, OpenedDataset, open_dataset
+from ft_pipeline.dataset.reader import Container, DatasetUnreadable, GzipDamaged, OpenedDataset, open_dataset
 from ft_pipeline.dataset.records import (
     JSON_PARSERS,
     Example,
@@ -58,7 +62,6 @@ RECORD_CAP = max(1 << 20, 6 * LONGEST_RECORD_CHARS)
 ORIGINAL_EXCERPT_CHARS = 4_096  # rejected.jsonl keeps a record's first characters; its line finds the rest
 REJECTED_FILE_BUDGET = 64 << 20  # rejected.jsonl stops taking entries here; the counts stay exact
 DEFAULT_OUTPUT_BUDGET = 3_584 << 20  # what the validator may write to its working folder (Lambda's /tmp)
-MAX_LABEL_LIST_CHARS = 8_000
 _LABEL_BITS = 20  # up to a million distinct labels
 _LABEL_MASK = (1 << _LABEL_BITS) - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per record
@@ -176,8 +179,9 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
     lines = CsvLines(text, RECORD_CAP)
     try:
         first = lines.first_nonblank()
-    except RecordTooLong:
-        raise _CsvHeaderError(f"line 1: the first line is over {RECORD_CAP:,} characters; not a CSV header") from None
+    except RecordTooLong as exc:
+        raise _CsvHeaderError(f"line {exc.line}: the first line is over {RECORD_CAP:,} characters; not a CSV "
+                              "header") from None
     if first is None:
         return
     header_line = lines.last
@@ -190,6 +194,9 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
         header = next(reader)
     except csv.Error as exc:
         raise _CsvHeaderError(f"line {header_line}: unreadable CSV header ({exc})") from None
+    except RecordTooLong:
+        raise _CsvHeaderError(f"line {header_line}: the header opens a quote that is not closed within "
+                              f"{RECORD_CAP:,} characters (an unbalanced quote in the header?)") from None
     cols = options.csv_columns
     try:
         layout = csv_layout(header, cols.text, cols.label, cols.prompt, cols.completion, header_line)
@@ -197,6 +204,7 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
         read_as = f" (read as {DELIMITER_NAMES[delimiter]}-separated)" if delimiter != "," else ""
         raise _CsvHeaderError(f"{exc}{read_as}") from None
     seen_format.append(layout.input_format)
+    legacy = opened.encoding == "cp1252"
     while True:
         lines.new_record()
         try:
@@ -209,10 +217,13 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
                 spanned = len(lines.record)
                 lines.read_again_after_first()
                 yield _Item(exc.line, first_line, error=RecordError(
-                    f"a quoted field opened on line {exc.line} is still open {spanned} lines and {RECORD_CAP:,} "
-                    f"characters later: an unbalanced quote on line {exc.line}? The lines after it were read "
-                    "again as records", code="unbalanced-quote"))
+                    f"a quoted field opened on line {exc.line} is still open {spanned} lines later, past "
+                    f"{RECORD_CAP:,} characters: an unbalanced quote on line {exc.line}? The lines after it were "
+                    "read again as records", code="unbalanced-quote"))
+                if exc.skipped is not None:  # an over-long line ended it: a record of its own, not read again
+                    yield _Item(exc.skipped, None, error=_too_long("characters"))
             else:
+                lines.new_record()
                 yield _Item(exc.line, first_line, error=_too_long("characters"))
             continue
         except csv.Error as exc:
@@ -232,13 +243,23 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
         if not row or all(not field.strip() for field in row):
             yield _Item(start, None)
             continue
-        if not all(field.isascii() for field in row) and not all(_is_utf8(field) for field in row):
-            yield _Item(start, row, error=RecordError(_encoding_error(row, opened.encoding), code="encoding"))
-            continue
+        if not all(field.isascii() for field in row):
+            if not all(_is_utf8(field) for field in row):
+                yield _Item(start, row, error=RecordError(_encoding_error(row, opened.encoding), code="encoding"))
+                continue
+            if legacy and any(_MOJIBAKE.search(field) for field in row):
+                yield _Item(start, row, error=RecordError(
+                    "this record is UTF-8 in a file read as Windows-1252 (mixed encodings): save the whole file as "
+                    "UTF-8", code="encoding"))
+                continue
         try:
             yield _Item(start, row, example=parse_csv_row(row, layout))
         except RecordError as err:
             yield _Item(start, row, error=err)
+
+
+# UTF-8 read as Windows-1252: a lead byte (Ã, Â, â) then a continuation byte's character
+_MOJIBAKE = re.compile("[\u00c2\u00c3\u00e2][\u0080-\u00bf\u0152-\u0178\u02c6-\u2122]")
 
 
 def _encoding_error(row: list[str], encoding: str) -> str:
@@ -373,7 +394,9 @@ class _LabelledTemplate:
     def __init__(self, render: Any, system: str | None, labels: list[str]) -> None:
         sample = render(labelled_to_example(self._TEXT, self._LABEL, labels), system)
         encoded = _dumps(sample)
-        text_at, label_at = encoded.index(_dumps(self._TEXT)[1:-1]), encoded.index(_dumps(self._LABEL)[1:-1])
+        # the slots are the last occurrences: a label or system prompt holding a sentinel comes earlier
+        label_at = encoded.rindex(_dumps(self._LABEL)[1:-1])
+        text_at = encoded.rindex(_dumps(self._TEXT)[1:-1], 0, label_at)
         if text_at > label_at:
             raise AssertionError("the label must follow the text in a rendered record")
         esc_text, esc_label = len(_dumps(self._TEXT)) - 2, len(_dumps(self._LABEL)) - 2
@@ -384,6 +407,11 @@ class _LabelledTemplate:
         self.prompt_chars = len(prompt) + len(system or "")  # the instruction, label list and system prompt
         self._fixed_chars = self.prompt_chars
         self.overhead_bytes = len((self._head + self._mid + self._tail).encode("utf-8"))
+        probe_text, probe_label = "probe \u00e9 \"text\"", labels[0]
+        written = self.render(probe_text, probe_label)[0]
+        expected = (_dumps(render(labelled_to_example(probe_text, probe_label, labels), system)) + "\n").encode()
+        if written != expected:  # the fast path must write exactly what the renderer would
+            raise AssertionError("the labelled template does not render as the renderer does")
 
     def render(self, text: str, label: str) -> tuple[bytes, int]:
         line = self._head + _quote(text)[1:-1] + self._mid + _quote(label)[1:-1] + self._tail
@@ -397,12 +425,14 @@ class _SplitWriter:
         self.path = path
         self.name = name
         self._fp: IO[bytes] = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed in close()
+        self._sha256 = hashlib.sha256()  # names what trains: the same records written are the same content
         self.records = 0
         self.tokens = 0
         self.label_counts: dict[str, int] = {}
 
     def write(self, line: bytes, tokens: int, label: str | None) -> None:
         self._fp.write(line)
+        self._sha256.update(line)
         self.records += 1
         self.tokens += tokens
         if label is not None:
@@ -411,19 +441,21 @@ class _SplitWriter:
     def close(self) -> SplitSummary:
         self._fp.close()
         return SplitSummary(file=self.name, records=self.records, bytes=self.path.stat().st_size,
-                            estimated_tokens=self.tokens,
+                            estimated_tokens=self.tokens, sha256=self._sha256.hexdigest(),
                             labels=dict(sorted(self.label_counts.items())) if self.label_counts else None)
 
 
 def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: DatasetOptions,
                      out_dir: Path, prices: PriceTable | None = None,
                      output_budget: int = DEFAULT_OUTPUT_BUDGET,
-                     rejected_budget: int = REJECTED_FILE_BUDGET) -> ValidationReport:
+                     rejected_budget: int = REJECTED_FILE_BUDGET,
+                     deadline: float | None = None) -> ValidationReport:
     """Stream `source`, write the outputs to `out_dir` and return the report (also written as report.json).
 
     `output_budget`: the bytes the outputs may take in `out_dir` (Lambda's /tmp is sized for it); a dataset whose
     formatted records would need more is rejected, saying so, before the disk fills. `rejected_budget`: the size
-    at which rejected.jsonl stops listing rejected records (they are still counted)."""
+    at which rejected.jsonl stops listing rejected records (they are still counted). `deadline` (time.monotonic()):
+    past it the dataset is rejected as too slow to read, rather than the function being killed mid-way."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model = options.model
     report = ValidationReport(dataset_id=dataset_id, source=name, base_model=model.model_id,
@@ -432,7 +464,7 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
     with jsonlines.open(out_dir / "rejected.jsonl", mode="w", dumps=_dumps, flush=False) as rejected:
         try:
             _validate_into(source, name, options, model, out_dir, report, rejected, prices or PriceTable(),
-                           output_budget, rejected_budget)
+                           output_budget, rejected_budget, deadline)
         except DatasetUnreadable as exc:
             report.reject(str(exc))
     report.accounting_balanced = report.counts.balanced
@@ -447,7 +479,7 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
 
 def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: BaseModel, out_dir: Path,
                    report: ValidationReport, rejected: jsonlines.Writer, prices: PriceTable,
-                   output_budget: int, rejected_budget: int) -> None:
+                   output_budget: int, rejected_budget: int, deadline: float | None) -> None:
     opened = open_dataset(source, name)
     report.input.container, report.input.gzip, report.input.bom = opened.container.value, opened.gzip, opened.bom
     report.input.encoding = opened.encoding
@@ -488,7 +520,7 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
         if len(text) > ORIGINAL_EXCERPT_CHARS:
             entry["original"] = text[:ORIGINAL_EXCERPT_CHARS]
             entry["original_truncated"] = True
-        listed[0] += len(entry["original"]) + len(err.reason) + 80
+        listed[0] += len(_dumps(entry).encode("utf-8", "surrogatepass")) + 1  # bytes as written, escapes included
         rejected.write(entry)
 
     def emit(split: int, example: Example, label: str | None, chars: int) -> int:
@@ -505,6 +537,8 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
         items = (_iter_jsonl(opened, input_format) if opened.container is Container.JSONL
                  else _iter_csv(opened, options, input_format, dialect))
         for item in items:
+            if deadline is not None and not counts.records_read & 0x3FFF and time.monotonic() > deadline:
+                raise _OutOfTime(counts.records_read)  # before counting this one: the counts stay balanced
             counts.records_read += 1
             if item.example is None and item.error is None:
                 counts.blank += 1
@@ -578,9 +612,16 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                 stopped_at, stop_kind, stop_reason = item.line, "budget", _over_budget(output_budget, item.line)
     except _CsvHeaderError as exc:
         raise DatasetUnreadable(f"{name}: {exc}") from None
-    except (OSError, EOFError) as exc:  # truncated or corrupt gzip mid-file
+    except GzipDamaged as exc:  # truncated or corrupt gzip mid-file
         raise DatasetUnreadable(f"{name}: could not read past record {counts.records_read}: {exc}; the "
                                 f"{counts.records_read} records before it were read and counted") from None
+    except _OutOfTime as exc:
+        raise DatasetUnreadable(f"{name}: not read within the validator's time ({exc.records:,} records read, "
+                                "most of them blank or rejected?); upload a smaller or cleaner file") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:  # the budget is checked as records are written; this is the safety net
+            raise DatasetUnreadable(f"{name}: {_over_budget(output_budget, None)}") from None
+        raise
     finally:
         counts.copy_to(report.counts)
         report.input.bytes_read = opened.counter.bytes_read
@@ -602,7 +643,14 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
         if not stopped_at and spent + sum(totals) * template.overhead_bytes > output_budget:
             stopped_at, stop_kind, stop_reason = 1, "budget", _over_budget(output_budget, None)
         if stop_kind in ("", "quota"):  # over the quota, the splits so far still show in the report
+            # what is on disk while rendering: the other splits' files, the parked records not yet rendered, and
+            # what has been rendered; all of it stays within the budget, escapes included
+            on_disk = spent - sum(tmp.tell() for tmp in labelled_tmp)
+            parked_left = sum(tmp.tell() for tmp in labelled_tmp)
             for split, tmp in enumerate(labelled_tmp):
+                if stop_kind == "budget":
+                    break
+                size_of_split = tmp.tell()
                 tmp.seek(0)
                 reader = io.BufferedReader(tmp, 1 << 20)  # type: ignore[arg-type]
                 while header := reader.read(_PARKED.size):
@@ -619,9 +667,21 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                         continue
                     lengths.add(chars)
                     writers[split].write(line, int(chars / limits.cpt) + 1, label)
+                    on_disk += len(line)
+                    if on_disk + parked_left > output_budget:
+                        stopped_at, stop_kind, stop_reason = 1, "budget", _over_budget(output_budget, None)
+                        break
+                tmp.truncate(0)  # this split's parked records are written: their disk is free again
+                parked_left -= size_of_split
         counts.copy_to(report.counts)
-        report.label_counts = dict(sorted(((k, v) for k, v in label_totals.items() if v),
-                                          key=lambda kv: (-kv[1], kv[0])))
+        emptied = sorted(k for k, v in label_totals.items() if not v)
+        for label in emptied:
+            del label_totals[label]
+        if emptied:
+            report.warnings.append(f"labels left with no record once every record was checked as written: "
+                                   f"{', '.join(excerpt(k, 30) for k in emptied[:5])}; they stay in the prompts' "
+                                   "label list")
+        report.label_counts = dict(sorted(label_totals.items(), key=lambda kv: (-kv[1], kv[0])))
     for tmp in labelled_tmp:
         tmp.close()
     report.splits = {n: w.close() for n, w in zip(SPLIT_NAMES, writers, strict=True)}
@@ -638,6 +698,12 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
     report.lengths = {"characters": chars, "estimated_tokens": {
         k: (None if v is None else round(v / limits.cpt) + 1) for k, v in chars.items()}}
     _judge(report, options, model, label_totals, prices, complete=stop_kind in ("", "quota"))
+
+
+class _OutOfTime(Exception):  # noqa: N818 - a signal inside the validator
+    def __init__(self, records: int) -> None:
+        super().__init__(records)
+        self.records = records
 
 
 def _over_budget(budget: int, line: int | None) -> str:

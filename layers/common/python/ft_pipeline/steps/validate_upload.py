@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +43,7 @@ from ft_pipeline.steps.outbox import deliver_pending, new_event
 
 LEASE_MARGIN_SECONDS = 30
 CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
+UPLOAD_RESERVE_SECONDS = 120  # of the function's time, kept for uploading the outputs and recording the outcome
 START_OWNER = "start_training"  # the lease owner of a validated run: the job start owes it a claim
 
 
@@ -132,16 +134,17 @@ def validate_run(run_id: str, source: ObjectRef, deps: ValidatorDeps, owner: str
             return ValidationOutcome(outcome=Outcome.IN_PROGRESS, run_id=run_id, key=source.key)
 
     try:
-        return _validate_claimed(deps, record, trigger_event_id)
+        return _validate_claimed(deps, record, trigger_event_id, remaining_ms)
     except Exception as exc:
         # give the lease back at once (it stays open to a retry); a death skips this and the lease lapses
         released = Lease(owner=owner, until=iso(deps.clock.now()), retries=record.lease.retries if record.lease else 0)
         deps.ledger.apply(run_id, "validation_released", lease=released, expected_lease=record.lease,
-                          note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
+                          note=f"attempt failed: {type(exc).__name__}")  # the message may quote the data
         raise
 
 
-def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: str | None) -> ValidationOutcome:
+def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: str | None,
+                      remaining_ms: int) -> ValidationOutcome:
     settings, source, run_id = deps.settings, record.source, record.run_id
     prefix = f"{settings.datasets_prefix}{run_id}/"
     manifest_key = source.key + OPTIONS_SUFFIX
@@ -162,8 +165,11 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
             body = None
             try:
                 body = deps.store.open(source.bucket, source.key, source.version_id)
+                # the outputs still have to be uploaded and the outcome recorded after the last record is read
+                deadline = time.monotonic() + max(30.0, remaining_ms / 1000 - UPLOAD_RESERVE_SECONDS)
                 report = validate_dataset(body, name=source.uri, dataset_id=run_id, options=options, out_dir=work,
-                                          prices=settings.prices(), output_budget=settings.work_dir_budget_mb << 20)
+                                          prices=settings.prices(), output_budget=settings.work_dir_budget_mb << 20,
+                                          deadline=deadline)
             except Exception as exc:
                 if _infrastructure_failure(exc):
                     raise
@@ -176,8 +182,8 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
-            if report.status is DatasetStatus.VALIDATED and not options.allow_repeat:
-                _reject_if_repeated(deps, record, report, work)
+            if report.status is DatasetStatus.VALIDATED:
+                _reject_if_repeated(deps, record, report, options, work)
         uris = {path.name: deps.store.upload(path, settings.data_bucket,
                                              prefix + path.name, CONTENT_TYPES[path.suffix])
                 for path in sorted(work.iterdir()) if path.is_file()}
@@ -215,22 +221,27 @@ def _rejected_before_reading(run_id: str, source: ObjectRef, reason: str, work: 
 REPEATABLE = frozenset({RunState.REJECTED, RunState.TRAINING_FAILED, RunState.STOPPED})
 
 
-def content_key(report: ValidationReport) -> str:
-    """The same bytes with the same options: one key (whatever the object's name or version)."""
-    options = {k: v for k, v in report.options.items() if k != "allow_repeat"}
-    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{report.input.sha256}\n{canonical}".encode()).hexdigest()
+def content_key(report: ValidationReport, options: DatasetOptions) -> str:
+    """What the training job would be given: the records as written (normalised, so compression, line ends and
+    JSON layout do not matter), the base model and the hyperparameters as the API takes them. Options that do
+    not change the job (deployment, evaluation) are not in it."""
+    splits = report.splits
+    parts = [splits["train"].sha256, splits["validation"].sha256, report.base_model,
+             json.dumps(options.api_hyperparameters(), sort_keys=True)]
+    return hashlib.sha256("\n".join(str(p) for p in parts).encode()).hexdigest()
 
 
-def _reject_if_repeated(deps: ValidatorDeps, record: RunRecord, report: ValidationReport, work: Path) -> None:
+def _reject_if_repeated(deps: ValidatorDeps, record: RunRecord, report: ValidationReport, options: DatasetOptions,
+                        work: Path) -> None:
     """Claim this content for the run; if an earlier run has it and is alive or done, reject this one: a second
-    paid job on the same data and options is a mistake far more often than an intent (allow_repeat says so)."""
-    key = content_key(report)
+    paid job on the same data and options is a mistake far more often than an intent. With allow_repeat the run
+    takes the claim over, so that a later upload without it is still recognised."""
+    key = content_key(report, options)
     holder = deps.ledger.claim_content(key, record.run_id)
     if holder == record.run_id:
         return
     earlier = deps.ledger.get(holder)
-    if earlier is None or earlier.status in REPEATABLE:
+    if options.allow_repeat or earlier is None or earlier.status in REPEATABLE:
         holder = deps.ledger.claim_content(key, record.run_id, replacing=holder)
         if holder == record.run_id:
             return
