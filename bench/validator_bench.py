@@ -133,7 +133,7 @@ def child_main(mode: str, path: Path, base_model: str) -> None:
 
 SHAPES = {
     "conversations": "amazon.nova-micro-v1:0:128k",
-    "short-records": "amazon.titan-text-express-v1:0:8k",
+    "short-records": "meta.llama3-1-8b-instruct-v1:0:128k",
     "labelled-csv": "amazon.nova-micro-v1:0:128k",
 }
 

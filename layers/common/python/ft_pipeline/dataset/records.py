@@ -9,13 +9,23 @@ CSV: a header row, then a text and a label column, or a prompt and a completion 
 
 The parsers are hand-written rather than pydantic models because they run once per record on files of
 up to gigabytes, and because each error must name the exact field (`messages[2].content[0].text`).
+
+Once the first record has fixed a file's format, each line goes first through a typed fast path
+(`FAST_PARSERS`: msgspec decodes straight into structs, no dict per object, unknown keys refused). It accepts
+only records that the hand-written parser would turn into the same `Example`, and returns None for anything
+else (broken JSON, a missing or unknown key, a wrong type, an empty text, roles out of order), so that
+record is parsed again by the hand-written parser, which alone decides what is wrong and says where.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Any, Literal
+
+import msgspec
 
 from ft_pipeline.catalogue.options import MAX_LABEL_CHARS  # a label is a class name: every prompt lists them all
 
@@ -262,6 +272,126 @@ JSON_PARSERS = {
     InputFormat.TEXT_LABEL: parse_text_label,
 }
 
+# The typed fast path. Every struct refuses unknown keys, so a record with one is left to the parsers above.
+class _Block(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    text: str
+
+
+class _Message(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    role: str
+    content: list[_Block]
+
+
+class _Conversation(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    schemaVersion: Literal["bedrock-conversation-2024"]  # noqa: N815 - the JSON key
+    messages: list[_Message]
+    system: list[_Block] = []
+
+
+class _ClaudeMessage(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    role: str
+    content: str
+
+
+class _Claude(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    messages: list[_ClaudeMessage]
+    system: str | None = None
+
+
+class _PromptCompletion(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    prompt: str
+    completion: str
+
+
+class _TextLabel(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    text: str
+    label: str
+
+
+def _blank(text: str) -> bool:
+    return not text or text.isspace()  # the same test as `not text.strip()`, without the copy
+
+
+def _alternating(turns: list[tuple[str, str]]) -> bool:
+    """user, assistant, user, ... ending with assistant: the roles the hand-written parsers accept."""
+    n = len(turns)
+    return n >= 2 and n % 2 == 0 and [role for role, _ in turns] == ["user", "assistant"] * (n // 2)
+
+
+def _fast_conversation(decode: Callable[[bytes], _Conversation], raw: bytes) -> Example | None:
+    try:
+        record = decode(raw)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    system = None
+    if record.system:
+        parts = [block.text for block in record.system]
+        if any(_blank(part) for part in parts):
+            return None
+        system = "\n".join(parts)
+    turns = []
+    for message in record.messages:
+        content = message.content
+        if len(content) == 1:
+            text = content[0].text
+            if _blank(text):
+                return None
+        elif content:
+            parts = [block.text for block in content]
+            if any(_blank(part) for part in parts):
+                return None
+            text = "\n".join(parts)
+        else:
+            return None
+        turns.append((message.role, text))
+    return Example(turns=tuple(turns), system=system) if _alternating(turns) else None
+
+
+def _fast_claude(decode: Callable[[bytes], _Claude], raw: bytes) -> Example | None:
+    try:
+        record = decode(raw)
+    except msgspec.DecodeError:
+        return None
+    turns = [(message.role, message.content) for message in record.messages]
+    if not _alternating(turns) or any(_blank(text) for _, text in turns):
+        return None
+    return Example(turns=tuple(turns), system=record.system or None)
+
+
+def _fast_prompt_completion(decode: Callable[[bytes], _PromptCompletion], raw: bytes) -> Example | None:
+    try:
+        record = decode(raw)
+    except msgspec.DecodeError:
+        return None
+    prompt, completion = record.prompt, record.completion
+    if not prompt or prompt.isspace() or not completion or completion.isspace():  # _blank, inlined
+        return None
+    return Example(turns=(("user", prompt), ("assistant", completion)))
+
+
+def _fast_text_label(decode: Callable[[bytes], _TextLabel], raw: bytes) -> Example | None:
+    try:
+        record = decode(raw)
+    except msgspec.DecodeError:
+        return None
+    label = record.label.strip()
+    if _blank(record.text) or not label or len(label) > MAX_LABEL_CHARS or not label.isprintable():
+        return None
+    return Example(turns=(), text=record.text, label=label)
+
+
+def _fast(parse: Callable[[Any, bytes], Example | None], struct: type) -> Callable[[bytes], Example | None]:
+    return partial(parse, msgspec.json.Decoder(struct).decode)
+
+
+# one JSON line (bytes) -> the Example the hand-written parser would give, or None: ask that parser
+FAST_PARSERS: dict[InputFormat, Callable[[bytes], Example | None]] = {
+    InputFormat.CONVERSATION_2024: _fast(_fast_conversation, _Conversation),
+    InputFormat.CLAUDE_MESSAGES: _fast(_fast_claude, _Claude),
+    InputFormat.PROMPT_COMPLETION: _fast(_fast_prompt_completion, _PromptCompletion),
+    InputFormat.TEXT_LABEL: _fast(_fast_text_label, _TextLabel),
+}
+
 # Common header names, lower-cased; `csv_columns` in the options names others.
 TEXT_COLUMNS = ("text", "headline", "title", "sentence", "content", "body", "document", "review", "input", "question")
 LABEL_COLUMNS = ("label", "category", "class", "target", "labels", "topic", "intent", "sentiment")
@@ -328,6 +458,21 @@ def csv_layout(header: list[str], text: str | None = None, label: str | None = N
         f"recognised names: text {'/'.join(TEXT_COLUMNS[:4])}…, label {'/'.join(LABEL_COLUMNS[:4])}…; "
         "or set csv_columns in the options manifest"
     )
+
+
+def fast_csv_row(row: list[str], layout: CsvLayout) -> Example | None:
+    """`parse_csv_row` for a row with nothing wrong, or None: the row is for `parse_csv_row` to judge."""
+    if len(row) != layout.width:
+        return None
+    first, second = row[layout.first], row[layout.second]
+    if not first or first.isspace() or not second or second.isspace():
+        return None
+    if layout.input_format is InputFormat.PROMPT_COMPLETION:
+        return Example(turns=(("user", first), ("assistant", second)))
+    label = second.strip()
+    if len(label) > MAX_LABEL_CHARS or not label.isprintable():
+        return None
+    return Example(turns=(), text=first, label=label)
 
 
 def parse_csv_row(row: list[str], layout: CsvLayout) -> Example:

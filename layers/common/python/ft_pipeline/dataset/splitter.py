@@ -20,8 +20,8 @@ class StratifiedSplitter:
         self._ratios = ratios
         self._caps = caps
         self._seed = seed
-        self._per_stratum: dict[str | None, list[int]] = {}
-        self._phases: dict[str | None, float] = {}
+        # per stratum: records meant for train, validation, test, and the stratum's phase (one lookup a record)
+        self._per_stratum: dict[str | None, list[float]] = {}
         self.totals = [0, 0, 0]
 
     def _phase(self, stratum: str | None) -> float:
@@ -34,15 +34,16 @@ class StratifiedSplitter:
     def assign(self, stratum: str | None) -> int:
         counts = self._per_stratum.get(stratum)
         if counts is None:
-            counts = self._per_stratum[stratum] = [0, 0, 0]
-            self._phases[stratum] = self._phase(stratum)
-        n1 = counts[0] + counts[1] + counts[2] + self._phases[stratum] + 1
+            counts = self._per_stratum[stratum] = [0, 0, 0, self._phase(stratum)]
+        c_train, c_val, c_test, phase = counts
+        n1 = c_train + c_val + c_test + phase + 1
         r_train, r_val, r_test = self._ratios
         # the split furthest behind its share; ties go to the earlier split (train, then validation)
-        best, best_deficit = TRAIN, r_train * n1 - counts[0]
-        if r_val > 0 and r_val * n1 - counts[1] > best_deficit + 1e-12:
-            best, best_deficit = VALIDATION, r_val * n1 - counts[1]
-        if r_test > 0 and r_test * n1 - counts[2] > best_deficit + 1e-12:
+        best, best_deficit = TRAIN, r_train * n1 - c_train
+        deficit = r_val * n1 - c_val
+        if r_val > 0 and deficit > best_deficit + 1e-12:
+            best, best_deficit = VALIDATION, deficit
+        if r_test > 0 and r_test * n1 - c_test > best_deficit + 1e-12:
             best = TEST
         # the stratum's counters follow the intended split, so a full split's overflow goes to train
         # without shifting the other splits' shares

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import jsonlines
+import msgspec
 from pydantic_core import from_json
 
 from ft_pipeline.catalogue.base_models import LONGEST_RECORD_CHARS, PRICE_SOURCE, BaseModel, Family, OutputFormat
@@ -41,6 +42,7 @@ from ft_pipeline.dataset.csv_source import (
 from ft_pipeline.dataset.formatters import RENDERERS, labelled_to_example
 from ft_pipeline.dataset.reader import Container, DatasetUnreadable, GzipDamaged, OpenedDataset, open_dataset
 from ft_pipeline.dataset.records import (
+    FAST_PARSERS,
     JSON_PARSERS,
     Example,
     InputFormat,
@@ -48,6 +50,7 @@ from ft_pipeline.dataset.records import (
     classify_json_record,
     csv_layout,
     excerpt,
+    fast_csv_row,
     parse_csv_row,
 )
 from ft_pipeline.dataset.report import CostEstimate, DatasetStatus, SplitSummary, ValidationReport
@@ -66,6 +69,7 @@ _LABEL_BITS = 20  # up to a million distinct labels
 _LABEL_MASK = (1 << _LABEL_BITS) - 1
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # built once, not per record
 _quote = json.encoder.encode_basestring  # C: a str as a JSON string literal, non-ASCII kept as is
+_encode = msgspec.json.Encoder().encode  # a record to JSON bytes in one C call (UTF-8, non-ASCII kept as is)
 
 csv.field_size_limit(RECORD_CAP)  # with the capped line source, no CSV record grows past the cap in memory
 
@@ -112,6 +116,7 @@ def _iter_jsonl(opened: OpenedDataset, seen_format: list[InputFormat]) -> Iterat
     # which are not JSON and which Bedrock would not read
     loads = partial(from_json, allow_inf_nan=False)
     readline, cap = opened.stream.readline, RECORD_CAP
+    fast = None  # the typed parser of the file's format, once the first record has fixed it
     line_no = 0
     while raw := readline(cap):
         line_no += 1
@@ -120,6 +125,12 @@ def _iter_jsonl(opened: OpenedDataset, seen_format: list[InputFormat]) -> Iterat
                 pass
             yield _Item(line_no, raw, error=_too_long("bytes"))
             continue
+        if fast is not None:
+            example = fast(raw)
+            if example is not None:
+                yield _Item(line_no, raw, example=example)
+                continue
+        # the first record, a blank line, or one the fast path declined: parsed again, to say what is wrong
         stripped = raw.strip()
         if not stripped:
             yield _Item(line_no, None)
@@ -140,6 +151,7 @@ def _iter_jsonl(opened: OpenedDataset, seen_format: list[InputFormat]) -> Iterat
             if file_format is None:
                 file_format, format_line = fmt, line_no
                 seen_format.append(fmt)
+                fast = FAST_PARSERS[fmt]
             elif fmt is not file_format:
                 raise RecordError(
                     f"record is {fmt.value} but the file is {file_format.value} (set by line {format_line}); "
@@ -240,6 +252,11 @@ def _iter_csv(opened: OpenedDataset, options: DatasetOptions, seen_format: list[
             yield _Item(start, first_line, error=error)
             continue
         start = lines.record_start
+        if all(map(str.isascii, row)):  # nothing to decode or to doubt: the fast path, when nothing is wrong
+            example = fast_csv_row(row, layout)
+            if example is not None:
+                yield _Item(start, row, example=example)
+                continue
         if not row or all(not field.strip() for field in row):
             yield _Item(start, None)
             continue
@@ -407,6 +424,8 @@ class _LabelledTemplate:
         self.prompt_chars = len(prompt) + len(system or "")  # the instruction, label list and system prompt
         self._fixed_chars = self.prompt_chars
         self.overhead_bytes = len((self._head + self._mid + self._tail).encode("utf-8"))
+        self._head_bytes = self._head.encode("utf-8", "surrogatepass")
+        self._after: dict[str, bytes] = {}
         probe_text, probe_label = "probe \u00e9 \"text\"", labels[0]
         written = self.render(probe_text, probe_label)[0]
         expected = (_dumps(render(labelled_to_example(probe_text, probe_label, labels), system)) + "\n").encode()
@@ -414,8 +433,12 @@ class _LabelledTemplate:
             raise AssertionError("the labelled template does not render as the renderer does")
 
     def render(self, text: str, label: str) -> tuple[bytes, int]:
-        line = self._head + _quote(text)[1:-1] + self._mid + _quote(label)[1:-1] + self._tail
-        return line.encode("utf-8", "surrogatepass"), self._fixed_chars + len(text) + len(label)
+        after = self._after.get(label)
+        if after is None:  # what follows the text is the same for every record of a label: escaped once
+            after = self._after[label] = (self._mid + _quote(label)[1:-1] + self._tail).encode("utf-8",
+                                                                                              "surrogatepass")
+        line = self._head_bytes + (_quote(text)[1:-1]).encode("utf-8", "surrogatepass") + after
+        return line, self._fixed_chars + len(text) + len(label)
 
 
 class _SplitWriter:
@@ -525,7 +548,11 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
 
     def emit(split: int, example: Example, label: str | None, chars: int) -> int:
         # always the normalised record, never the input's bytes: what was checked is what is written
-        raw = _dumps(render(example, system)).encode("utf-8", "surrogatepass") + b"\n"
+        record = render(example, system)
+        try:
+            raw = _encode(record) + b"\n"
+        except UnicodeEncodeError:  # a lone surrogate: kept as the input had it
+            raw = _dumps(record).encode("utf-8", "surrogatepass") + b"\n"
         lengths.add(chars)
         writers[split].write(raw, int(chars / limits.cpt) + 1, label)
         return len(raw)
