@@ -262,3 +262,29 @@ def test_an_infrastructure_failure_reading_the_data_is_retried(pipeline):
     pipeline.run()
     assert [i.error is None for i in validator_invocations(pipeline)] == [False, True]
     assert len(pipeline_events(pipeline, "DatasetValidated")) == 1
+
+
+def is_content_claim(params):
+    return params.get("Item", {}).get("dataset_id", {}).get("S", "").startswith("content#")
+
+
+@pytest.mark.parametrize("fault", ["network", "throttled", "died-after-the-claim"])
+def test_a_fault_at_the_content_claim_still_trains_once(pipeline, fault):
+    if fault == "died-after-the-claim":  # the claim lands, then the validator dies before recording its outcome
+        pipeline.faults.die("dynamodb.PutItem", after=True, when=is_content_claim)
+    else:
+        pipeline.faults.fail("dynamodb.PutItem", when=is_content_claim,
+                             error="ProvisionedThroughputExceededException" if fault == "throttled" else None)
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    if fault == "died-after-the-claim":  # its lease lapses, and the sweeper asks for another attempt
+        assert pipeline.ledger()[0]["status"] == "VALIDATING"
+        pipeline.advance(minutes=20)
+    (validated,) = pipeline_events(pipeline, "DatasetValidated")  # the retry claims (or finds its own claim)
+    assert pipeline_events(pipeline, "DatasetRejected") == []
+    assert len(pipeline.bedrock.jobs()) == 1 and pipeline.dead_letters() == []
+    pipeline.upload("incoming/again.csv", HEADLINES_CSV)  # and the claim it left still stops a repeat
+    pipeline.run()
+    (rejected,) = pipeline_events(pipeline, "DatasetRejected")
+    assert validated["detail"]["run_id"] in rejected["detail"]["reasons"][0]
+    assert len(pipeline.bedrock.jobs()) == 1

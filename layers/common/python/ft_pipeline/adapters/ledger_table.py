@@ -287,8 +287,10 @@ class LedgerTable:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
-        item = client("dynamodb").get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item", {})
-        return item.get("run_id", {}).get("S", run_id)
+        item = client("dynamodb").get_item(TableName=self.table_name, Key=key, ConsistentRead=True).get("Item")
+        if item is None:  # the holder's item went away between the two calls: claim it afresh
+            return self.claim_content(content_key, run_id)
+        return item["run_id"]["S"]
 
     def runs_in_state(self, state: RunState) -> Iterator[RunRecord | UnreadableRecord]:
         for item in self._query(BY_STATUS, "#s = :s", {"#s": "status"}, {":s": {"S": state.value}}):

@@ -11,6 +11,7 @@ Unknown fields are errors, so a typo cannot be silently ignored.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -249,17 +250,21 @@ def _loc(loc: tuple[Any, ...]) -> str:
 MAX_MANIFEST_DEPTH = 6  # the deepest option is two levels down; more is a mistake or an attack
 
 
-def _depth(value: Any) -> int:
-    """The nesting depth of parsed JSON, without recursion (a hostile manifest may nest thousands deep)."""
-    deepest, stack = 0, [(value, 1)]
+def _walk(value: Any, limit: int = MAX_MANIFEST_DEPTH + 1) -> Iterator[tuple[str, int, Any]]:
+    """(path, depth, value) of every value in parsed JSON, without recursion (a hostile manifest may nest thousands
+    deep); nothing below `limit` levels is visited."""
+    stack: list[tuple[str, int, Any]] = [("", 1, value)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if depth > MAX_MANIFEST_DEPTH:
-                return depth
-            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
+        path, depth, item = stack.pop()
+        yield path, depth, item
+        if depth < limit and isinstance(item, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), depth + 1, v) for k, v in item.items())
+        elif depth < limit and isinstance(item, list):
+            stack.extend((f"{path}[{i}]", depth + 1, v) for i, v in enumerate(item))
+
+
+def _too_deep(value: Any) -> bool:
+    return any(depth > MAX_MANIFEST_DEPTH and isinstance(item, dict | list) for _, depth, item in _walk(value))
 
 
 class InvalidOptions(ValueError):
@@ -290,7 +295,7 @@ def resolve_options(defaults: dict[str, Any], manifest: bytes | None, source: st
             raise InvalidOptions(f"{source}: nested too deeply (at most {MAX_MANIFEST_DEPTH} levels)") from None
         if not isinstance(override, dict):
             raise InvalidOptions(f"{source}: must be a JSON object")
-        if _depth(override) > MAX_MANIFEST_DEPTH:
+        if _too_deep(override):
             raise InvalidOptions(f"{source}: nested too deeply (at most {MAX_MANIFEST_DEPTH} levels)")
         if "base_model" in override and "hyperparameters" not in override:
             # hyperparameters from the stack default belong to the default model's family
@@ -317,14 +322,8 @@ def _unstorable(dumped: dict[str, Any]) -> str | None:
     size = len(json.dumps(dumped))  # ASCII-escaped, as the event bus sends it
     if size > MAX_OPTIONS_BYTES:
         return f"the options take {size:,} bytes as JSON; at most {MAX_OPTIONS_BYTES:,}"
-    stack: list[tuple[str, Any]] = [("", dumped)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
-        elif isinstance(value, float) and value != 0 and not 1e-100 < abs(value) < 1e100:
+    for path, _, value in _walk(dumped, limit=1 << 30):  # validated options are shallow: no limit needed
+        if isinstance(value, float) and value != 0 and not 1e-100 < abs(value) < 1e100:
             return f"{_loc((path,))}: {value!r} is too small or too large to store; use 0 or a usable value"
     return None
 

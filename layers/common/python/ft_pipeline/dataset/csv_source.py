@@ -65,12 +65,8 @@ class CsvLines:
         self.last = number
         self._record_chars += len(line)
         if self._record_chars > self._cap or len(self.record) > MAX_RECORD_LINES:
-            self._too_long(number)
+            raise RecordTooLong(self.record_start, self._cap)  # its lines stay in `record`, to be read again
         return line
-
-    def _too_long(self, number: int) -> None:
-        """The lines kept so far stay in `record`: the caller may read them again."""
-        raise RecordTooLong(self.record_start, self._cap)
 
     def _skip_line(self) -> None:
         """Read past the rest of an over-long line without keeping it."""

@@ -6,7 +6,6 @@ Nothing here holds more than one read buffer of the file in memory.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import zlib
 from dataclasses import dataclass
@@ -59,13 +58,11 @@ class _PrefixedStream(io.RawIOBase):
 
 
 class CountingReader(io.RawIOBase):
-    """Counts and hashes the bytes read from the source (the compressed bytes, for gzip): the hash names the
-    upload's content, so the same bytes uploaded twice are recognised."""
+    """Counts the bytes read from the source (the compressed size, for gzip)."""
 
     def __init__(self, source: BinaryIO) -> None:
         self._source = source
         self.bytes_read = 0
-        self._sha256 = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
@@ -75,12 +72,7 @@ class CountingReader(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self.bytes_read += n
-        self._sha256.update(data)
         return n
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
 
 
 class GunzipStream(io.RawIOBase):
@@ -158,11 +150,11 @@ def open_dataset(source: BinaryIO, name: str) -> OpenedDataset:
     encoding, bom, note = _detect_encoding(sample, name, _first_byte(sample) == b"{")
     if bom:
         sample = sample[bom:]
-    text = sample.decode(encoding, errors="replace") if encoding != "utf-8" else \
-        codecs.getincrementaldecoder("utf-8")(errors="replace").decode(sample, final=False)
-    first = text.lstrip()
-    container = Container.JSONL if first.startswith("{") else Container.CSV
-    if first.startswith("["):
+    # the first character: in UTF-16 it takes decoding; in the others (ASCII-compatible) it is the first byte
+    first = sample.decode(encoding, errors="replace").lstrip()[:1] if encoding.startswith("utf-16") \
+        else _first_byte(sample).decode("ascii", errors="replace")
+    container = Container.JSONL if first == "{" else Container.CSV
+    if first == "[":
         raise DatasetUnreadable(
             f"{name}: line 1 starts a JSON array; JSON Lines needs one JSON object per line, not an array"
         )

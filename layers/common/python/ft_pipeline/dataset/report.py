@@ -25,7 +25,6 @@ class InputSummary(PydanticModel):
     encoding: str | None = None  # as read: utf-8, or what the reader detected (utf-16-le, cp1252)
     csv: dict[str, Any] | None = Field(None, description="the CSV dialect as read: delimiter, header line")
     bytes_read: int = 0
-    sha256: str | None = Field(None, description="of the bytes as uploaded: the same upload twice is recognised")
 
 
 class Counts(PydanticModel):
@@ -47,7 +46,7 @@ class SplitSummary(PydanticModel):
     bytes: int = 0
     labels: dict[str, int] | None = None
     estimated_tokens: int = 0
-    sha256: str | None = None
+    sha256: str | None = Field(None, description="of the file as written: what the job trains on")
 
 
 class CostEstimate(PydanticModel):

@@ -422,7 +422,6 @@ class _LabelledTemplate:
         self._tail = encoded[label_at + esc_label:] + "\n"
         prompt = labelled_to_example("", "", labels).turns[0][1]
         self.prompt_chars = len(prompt) + len(system or "")  # the instruction, label list and system prompt
-        self._fixed_chars = self.prompt_chars
         self.overhead_bytes = len((self._head + self._mid + self._tail).encode("utf-8"))
         self._head_bytes = self._head.encode("utf-8", "surrogatepass")
         self._after: dict[str, bytes] = {}
@@ -438,7 +437,7 @@ class _LabelledTemplate:
             after = self._after[label] = (self._mid + _quote(label)[1:-1] + self._tail).encode("utf-8",
                                                                                               "surrogatepass")
         line = self._head_bytes + (_quote(text)[1:-1]).encode("utf-8", "surrogatepass") + after
-        return line, self._fixed_chars + len(text) + len(label)
+        return line, self.prompt_chars + len(text) + len(label)
 
 
 class _SplitWriter:
@@ -484,25 +483,32 @@ def validate_dataset(source: BinaryIO, *, name: str, dataset_id: str, options: D
     report = ValidationReport(dataset_id=dataset_id, source=name, base_model=model.model_id,
                               family=model.family.value, output_format=model.output_format.value,
                               options=options.model_dump(mode="json"))
-    with jsonlines.open(out_dir / "rejected.jsonl", mode="w", dumps=_dumps, flush=False) as rejected:
+    dumps = _CountingDumps()
+    with jsonlines.open(out_dir / "rejected.jsonl", mode="w", dumps=dumps, flush=False) as rejected:
         try:
-            _validate_into(source, name, options, model, out_dir, report, rejected, prices or PriceTable(),
+            _validate_into(source, name, options, model, out_dir, report, (rejected, dumps), prices or PriceTable(),
                            output_budget, rejected_budget, deadline)
         except DatasetUnreadable as exc:
             report.reject(str(exc))
     report.accounting_balanced = report.counts.balanced
     if not report.accounting_balanced:  # a bug, never the user's fault: fail loudly rather than lose records
         report.reject("internal error: accepted + rejected + blank does not equal records read")
-    if report.status is DatasetStatus.REJECTED:
-        for split in ("train.jsonl", "validation.jsonl", "test.jsonl"):
-            (out_dir / split).unlink(missing_ok=True)
-    (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_outcome(report, out_dir)
     return report
 
 
+def write_outcome(report: ValidationReport, out_dir: Path) -> None:
+    """report.json, and no splits beside a rejected dataset's report (nothing may train on them)."""
+    if report.status is DatasetStatus.REJECTED:
+        for split in SPLIT_NAMES:
+            (out_dir / f"{split}.jsonl").unlink(missing_ok=True)
+    (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
 def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: BaseModel, out_dir: Path,
-                   report: ValidationReport, rejected: jsonlines.Writer, prices: PriceTable,
+                   report: ValidationReport, rejected_file: tuple[jsonlines.Writer, _CountingDumps], prices: PriceTable,
                    output_budget: int, rejected_budget: int, deadline: float | None) -> None:
+    rejected, dumps = rejected_file
     opened = open_dataset(source, name)
     report.input.container, report.input.gzip, report.input.bom = opened.container.value, opened.gzip, opened.bom
     report.input.encoding = opened.encoding
@@ -543,8 +549,8 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
         if len(text) > ORIGINAL_EXCERPT_CHARS:
             entry["original"] = text[:ORIGINAL_EXCERPT_CHARS]
             entry["original_truncated"] = True
-        listed[0] += len(_dumps(entry).encode("utf-8", "surrogatepass")) + 1  # bytes as written, escapes included
         rejected.write(entry)
+        listed[0] += dumps.last_bytes  # as written, escapes included
 
     def emit(split: int, example: Example, label: str | None, chars: int) -> int:
         # always the normalised record, never the input's bytes: what was checked is what is written
@@ -631,10 +637,7 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
             else:
                 spent += emit(split, example, None, chars)
             if totals[TRAIN] + totals[VALIDATION] > quota:
-                stopped_at, stop_kind, stop_reason = item.line, "quota", (
-                    f"more than {quota} training + validation records (the quota for {model.model_id}); "
-                    "{accepted} valid records in all. Raise the quota with AWS and set max_records, or upload "
-                    "fewer records")
+                stopped_at, stop_kind = item.line, "quota"  # its reason counts every record: written at the end
             elif spent > output_budget:
                 stopped_at, stop_kind, stop_reason = item.line, "budget", _over_budget(output_budget, item.line)
     except _CsvHeaderError as exc:
@@ -652,7 +655,6 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
     finally:
         counts.copy_to(report.counts)
         report.input.bytes_read = opened.counter.bytes_read
-        report.input.sha256 = opened.counter.sha256
         report.input.csv = dialect or None
         if input_format:
             report.input.input_format = input_format[0].value
@@ -717,14 +719,30 @@ def _validate_into(source: BinaryIO, name: str, options: DatasetOptions, model: 
                                f"{listed[1]} more are counted in the report but not listed (it is capped at "
                                f"{rejected_budget:,} bytes)")
     report.rejected_listed = counts.rejected - listed[1]
+    if stop_kind == "quota":
+        stop_reason = (f"more than {quota} training + validation records (the quota for {model.model_id}); "
+                       f"{report.counts.accepted} valid records in all. Raise the quota with AWS and set "
+                       "max_records, or upload fewer records")
     if stopped_at:
-        report.reject(stop_reason.replace("{accepted}", str(report.counts.accepted)))
+        report.reject(stop_reason)
         report.warnings.append(f"records after line {stopped_at} were checked but not deduplicated, split or "
                                "written, because the dataset was already sure to be rejected")
     chars = lengths.summary()
     report.lengths = {"characters": chars, "estimated_tokens": {
         k: (None if v is None else round(v / limits.cpt) + 1) for k, v in chars.items()}}
     _judge(report, options, model, label_totals, prices, complete=stop_kind in ("", "quota"))
+
+
+class _CountingDumps:
+    """The JSON encoder of rejected.jsonl, remembering how many bytes its last line took: the file's budget is
+    counted in what is written, without serialising an entry twice."""
+
+    last_bytes = 0
+
+    def __call__(self, entry: Any) -> str:
+        line = _dumps(entry)
+        self.last_bytes = len(line.encode("utf-8", "surrogatepass")) + 1
+        return line
 
 
 class _OutOfTime(Exception):  # noqa: N818 - a signal inside the validator

@@ -34,7 +34,7 @@ from ft_pipeline.contracts import (
     StepRetryRequestedDetail,
 )
 from ft_pipeline.dataset.report import DatasetStatus, ValidationReport
-from ft_pipeline.dataset.validate import validate_dataset
+from ft_pipeline.dataset.validate import validate_dataset, write_outcome
 from ft_pipeline.lifecycle import WAITS, RunState
 from ft_pipeline.observability import logger, metrics
 from ft_pipeline.ports import ValidatorDeps
@@ -175,7 +175,7 @@ def _validate_claimed(deps: ValidatorDeps, record: RunRecord, trigger_event_id: 
                     raise
                 # a fault on this data would fail the same way on every retry: end the run with a reason now
                 logger.exception("the validator failed on this dataset")
-                for path in work.iterdir():
+                for path in work.iterdir():  # whatever it wrote before failing is not an outcome
                     path.unlink()
                 report = _rejected_before_reading(run_id, source, _crash_reason(exc, "dataset"), work, options)
             finally:
@@ -214,7 +214,7 @@ def _rejected_before_reading(run_id: str, source: ObjectRef, reason: str, work: 
                               output_format=model.output_format.value if model else "unknown",
                               options=options.model_dump(mode="json") if options else {})
     report.reject(reason)
-    (work / "report.json").write_text(report.model_dump_json(indent=2))
+    write_outcome(report, work)
     return report
 
 
@@ -249,9 +249,7 @@ def _reject_if_repeated(deps: ValidatorDeps, record: RunRecord, report: Validati
     state = earlier.status.value if earlier else "unknown"
     report.reject(f"the same data and options were already submitted as run {holder} (now {state}); nothing was "
                   "started. To train on them again, set allow_repeat: true in the options manifest")
-    for split in ("train.jsonl", "validation.jsonl", "test.jsonl"):
-        (work / split).unlink(missing_ok=True)
-    (work / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    write_outcome(report, work)
 
 
 def _record_outcome(deps: ValidatorDeps, report: ValidationReport, record: RunRecord, uris: dict[str, str],
