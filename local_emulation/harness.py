@@ -12,6 +12,11 @@ every event N times to exercise idempotency.
 Time is the harness's: a `ManualClock` that every handler reads (`ft_pipeline.clock`), moved only by
 `advance(...)` and `tick()`, which also fire the template's schedules as their periods pass. Faults are
 injected at the boto layer (`faults`, see `local_emulation/faults.py`).
+
+IAM is checked too (`local_emulation/iam.py`): every AWS call a handler makes is evaluated against its function's
+policies in the template before it is sent, and recorded (`iam_calls()`, `iam_denials()`, `iam_unused_grants()`).
+With `enforce_iam=True` (the default) a call the policies do not allow fails as in AWS, with a ClientError
+AccessDenied(Exception); with False it is only recorded. The harness's own calls are not checked.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from ft_pipeline.adapters.clients import reset_clients
 from ft_pipeline.clock import ManualClock, use_clock
 from ft_pipeline.contracts import S3Bucket, S3Object, S3ObjectCreatedDetail, S3ObjectCreatedEvent, ScheduledEvent
 from local_emulation import faults as fault_hooks
+from local_emulation import iam
 from local_emulation.bedrock import BedrockEmulator
 from local_emulation.faults import FaultInjector, LambdaDied
 from local_emulation.template import ACCOUNT_ID, REGION, Stack
@@ -54,6 +60,11 @@ FAKE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1",
 }
 
+
+
+def _exempt_from_iam(context: Any = None, **_: Any) -> None:
+    if isinstance(context, dict):
+        context["iam_exempt"] = True
 
 
 @dataclass
@@ -149,8 +160,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 class LocalPipeline:
     def __init__(self, template: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None,
                  stack_name: str = "ftp-local", deliveries: int = 1, encode_s3_keys: bool = True,
-                 log_level: str = "WARNING") -> None:
+                 log_level: str = "WARNING", enforce_iam: bool = True) -> None:
         self.stack = Stack(template, stack_name, parameter_overrides)
+        self.iam = iam.IamChecker(self.stack, self._iam_environment(), enforce=enforce_iam)
         self.deliveries = deliveries
         self.encode_s3_keys = encode_s3_keys
         self.log_level = log_level
@@ -185,6 +197,7 @@ class LocalPipeline:
             self._env_saved.setdefault(key, os.environ.get(key))
             os.environ[key] = value
         fault_hooks.install(self.faults)  # before any client of the code under test exists
+        iam.install(self.iam)
         use_clock(self.clock)
         self._mock = mock_aws()
         self._mock.start()
@@ -202,6 +215,7 @@ class LocalPipeline:
         reset_clients()
         use_clock(None)
         fault_hooks.install(None)
+        iam.install(None)
         for key, value in self._env_saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -215,7 +229,10 @@ class LocalPipeline:
         return self._bedrock
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        """A client for the harness's own calls (and tests'): IAM does not check them."""
+        made = boto3.client(service, region_name=REGION)
+        made.meta.events.register_first("before-parameter-build", _exempt_from_iam)
+        return made
 
     # -- provisioning from the template --------------------------------------------------------------
 
@@ -472,11 +489,12 @@ class LocalPipeline:
     def invoke(self, function: str, event: dict[str, Any], attempt: int = 1) -> Invocation:
         """One synchronous invocation of a function's real handler, with its template environment."""
         physical = self.stack.physical[function]
+        log_config = self.stack.function_property(function, "LoggingConfig") or {}  # the stack's one log group
         context = LambdaContext(function_name=physical.name,
                                 memory_limit_in_mb=int(self.stack.function_property(function, "MemorySize", 128)),
                                 invoked_function_arn=physical.arn,
                                 timeout_s=int(self.stack.function_property(function, "Timeout", 3)),
-                                log_group_name=f"/aws/lambda/{physical.name}")
+                                log_group_name=str(log_config.get("LogGroup") or f"/aws/lambda/{physical.name}"))
         env = self.stack.function_environment(function) | {
             "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
             "STAND_IN_NOTE": STAND_IN_NOTE,
@@ -489,6 +507,7 @@ class LocalPipeline:
         with _environment(env), contextlib.redirect_stdout(io.StringIO()) as printed:
             module, handler_name = self._handler(function)
             self.faults.depth += 1
+            self.iam.current.append(function)
             try:
                 invocation.result = getattr(module, handler_name)(json.loads(json.dumps(event)), context)
             except LambdaDied as death:  # as Lambda reports a runtime that exited or timed out; then retried
@@ -499,6 +518,7 @@ class LocalPipeline:
                 invocation.result = traceback.format_exc()
             finally:
                 self.faults.depth -= 1
+                self.iam.current.pop()
         invocation.output = printed.getvalue()
         invocation.seconds = time.perf_counter() - started
         self.invocations.append(invocation)
@@ -545,6 +565,80 @@ class LocalPipeline:
             self._modules[function] = module
         return self._modules[function], handler_name
 
+    # -- IAM ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def harness_calls(self) -> Iterator[None]:
+        """Calls made inside this block, even through the code's own clients, are the harness's: not checked."""
+        self.iam.current.append(iam.HARNESS)
+        try:
+            yield
+        finally:
+            self.iam.current.pop()
+
+    def iam_calls(self, function: str | None = None) -> list[iam.IamCall]:
+        """Every authorization a handler's calls needed: function, action, resource, allowed, why."""
+        return [c for c in self.iam.calls if function is None or c.function == function]
+
+    def iam_denials(self) -> list[iam.IamCall]:
+        """Calls the function's policies did not allow (or that iam.py cannot map: those are denied too)."""
+        return self.iam.denials()
+
+    def iam_unused_grants(self, functions: list[str] | None = None) -> dict[str, list[iam.Grant]]:
+        """Per function: actions its own policies grant that none of its recorded calls used."""
+        return self.iam.unused_grants(functions or list(self.stack.of_type("AWS::Serverless::Function")))
+
+    def _iam_environment(self) -> iam.Environment:
+        stack = self.stack
+        tables, buckets, topics = {}, {}, {}
+        for lid, res in stack.of_type("AWS::DynamoDB::Table").items():
+            schema = stack.resolve(res["Properties"]).get("KeySchema") or []
+            tables[stack.physical[lid].name] = next((k["AttributeName"] for k in schema if k["KeyType"] == "HASH"),
+                                                    None)
+        for lid, res in stack.of_type("AWS::S3::Bucket").items():
+            rules = ((stack.resolve(res.get("Properties") or {}).get("BucketEncryption") or {})
+                     .get("ServerSideEncryptionConfiguration") or [])
+            for rule in rules:
+                default = rule.get("ServerSideEncryptionByDefault") or {}
+                if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
+                    buckets[stack.physical[lid].name] = default.get("KMSMasterKeyID") or "alias/aws/s3"
+        for lid, res in stack.of_type("AWS::SNS::Topic").items():
+            key = stack.resolve(res.get("Properties") or {}).get("KmsMasterKeyId")
+            if key:
+                topics[stack.physical[lid].arn] = key
+        return iam.Environment(REGION, ACCOUNT_ID, table_hash_key=tables.get, bucket_kms_key=buckets.get,
+                               topic_kms_key=topics.get, resource_tags=self._resource_tags,
+                               object_exists=self._object_exists)
+
+    @staticmethod
+    def _object_exists(bucket: str, key: str) -> bool:
+        from moto.s3.models import s3_backends
+
+        found = s3_backends[ACCOUNT_ID]["aws"].buckets.get(bucket)
+        return found is not None and key in found.keys
+
+    def _resource_tags(self, arn: str) -> dict[str, str] | None:
+        """The tags of a Bedrock resource (for aws:ResourceTag conditions); None when there is no such resource."""
+        if self._bedrock is None:
+            return None
+        tail = arn.rsplit("/", 1)[-1]
+        if ":model-customization-job/" in arn:
+            for name, job in self.bedrock.jobs().items():
+                if arn == job.job_arn or tail == name:
+                    return {t["key"]: t["value"] for t in self.bedrock._backend.list_tags_for_resource(job.job_arn)}
+            return None
+        if ":provisioned-model/" in arn or ":custom-model-deployment/" in arn:
+            for resource in self.bedrock.serving.resources.values():
+                if arn == resource.arn or tail == resource.name:
+                    return {t["key"]: t["value"] for t in resource.tags}
+            return None
+        if ":custom-model/" in arn:
+            try:
+                return {t["key"]: t["value"] for t in self.bedrock._backend.list_tags_for_resource(arn)}
+            except Exception:  # noqa: BLE001 - no such model
+                return None
+        return None
+
     # -- inspection -------------------------------------------------------------------------------------
 
     def events_of(self, detail_type: str) -> list[dict[str, Any]]:
@@ -559,14 +653,15 @@ class LocalPipeline:
         table = LedgerTable(self.resource_name("LedgerTable"))
         items = self.client("dynamodb").scan(TableName=table.table_name)["Items"]
         records = []
-        for run_id in sorted(item[KEY]["S"] for item in items if not item[KEY]["S"].startswith(CONTENT_PREFIX)):
-            try:
-                record = table.get(run_id)
-            except ValidationError as exc:
-                records.append({"run_id": run_id, "unreadable": str(exc)})
-                continue
-            if record is not None:
-                records.append(record.model_dump(mode="json", exclude_none=True))
+        with self.harness_calls():  # LedgerTable's client is the code's: these reads are the harness's
+            for run_id in sorted(item[KEY]["S"] for item in items if not item[KEY]["S"].startswith(CONTENT_PREFIX)):
+                try:
+                    record = table.get(run_id)
+                except ValidationError as exc:
+                    records.append({"run_id": run_id, "unreadable": str(exc)})
+                    continue
+                if record is not None:
+                    records.append(record.model_dump(mode="json", exclude_none=True))
         return records
 
     def dead_letters(self, queue_logical_id: str = "PipelineDeadLetterQueue") -> list[dict[str, Any]]:

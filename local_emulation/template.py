@@ -24,7 +24,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _tag_constructor(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if tag_suffix == "GetAtt":
@@ -124,10 +124,20 @@ class Stack:
                 value = value.split(",")
             self.parameters[name] = value
         self.resources: dict[str, dict[str, Any]] = self.template["Resources"]
-        self.conditions = {name: bool(self.resolve(expr)) for name, expr in
-                           (self.template.get("Conditions") or {}).items()}
+        self._condition_exprs = self.template.get("Conditions") or {}
+        self.conditions: dict[str, bool] = {}
+        for name in self._condition_exprs:
+            self._condition(name)
         self.physical = {lid: _physical(stack_name, lid, r["Type"], r.get("Properties") or {}, self.resolve)
                          for lid, r in self.resources.items()}
+
+    def _condition(self, name: str) -> bool:
+        """A condition's value; conditions may name others (`!Condition X`), in any order."""
+        if name not in self.conditions:
+            if name not in self._condition_exprs:
+                raise TemplateError(f"condition {name}: not defined in {self.path.name}")
+            self.conditions[name] = bool(self.resolve(self._condition_exprs[name]))
+        return self.conditions[name]
 
     # -- intrinsics -------------------------------------------------------------------------------
 
@@ -168,8 +178,8 @@ class Stack:
         return re.sub(r"\$\{([^}]+)\}", replace, text)
 
     def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+        if isinstance(value, list):  # AWS::NoValue (None here) drops an item, as in CloudFormation
+            return [item for item in (self.resolve(v) for v in value) if item is not None]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -193,16 +203,22 @@ class Stack:
                 return str(a) == str(b)
             if key == "Fn::Not":
                 return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(item) for item in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(item) for item in arg)
+            if key == "Condition":
+                return self._condition(arg)
             if key == "Fn::If":
                 name, yes, no = arg
-                return self.resolve(yes if self.conditions[name] else no)
+                return self.resolve(yes if self._condition(name) else no)
             if key == "Fn::Select":
                 index, items = arg
                 return self.resolve(items)[int(self.resolve(index))]
             if key == "Fn::Split":
                 sep, text = arg
                 return str(self.resolve(text)).split(sep)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: item for k, item in ((k, self.resolve(v)) for k, v in value.items()) if item is not None}
 
     # -- queries used by the harness ----------------------------------------------------------------
 
@@ -211,7 +227,7 @@ class Stack:
 
     def _enabled(self, resource: dict[str, Any]) -> bool:
         condition = resource.get("Condition")
-        return True if condition is None else self.conditions[condition]
+        return True if condition is None else self._condition(condition)
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         globals_env = ((self.template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}

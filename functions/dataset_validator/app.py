@@ -8,14 +8,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import S3ObjectCreatedEvent, StepRetryRequested
-from ft_pipeline.observability import logger, metrics, tracer
+from ft_pipeline.observability import pipeline_handler
 from ft_pipeline.steps.validate_upload import handle_object_created, handle_retry
 from ft_pipeline.wiring import validator_deps
 
 
-@logger.inject_lambda_context(correlation_id_path="id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@pipeline_handler(correlation_id_path=None)  # the run id is made from the object (validate_run binds it)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deps, owner, remaining = validator_deps(), context.aws_request_id, context.get_remaining_time_in_millis()
     if event.get("detail-type") == StepRetryRequested.DETAIL_TYPE:

@@ -8,14 +8,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import ModelTrained, StepRetryRequested
-from ft_pipeline.observability import logger, metrics, tracer
+from ft_pipeline.observability import pipeline_handler
 from ft_pipeline.steps.deploy_model import deploy
 from ft_pipeline.wiring import training_deps
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@pipeline_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     model = StepRetryRequested if event.get("detail-type") == StepRetryRequested.DETAIL_TYPE else ModelTrained
     trigger = parse(event=event, model=model)

@@ -8,14 +8,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import StopRequested
-from ft_pipeline.observability import logger, metrics, tracer
+from ft_pipeline.observability import pipeline_handler
 from ft_pipeline.steps.stop_run import stop_run
 from ft_pipeline.wiring import training_deps
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@pipeline_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event, model=StopRequested)
     return stop_run(request.detail.run_id, request.detail.requested_by, training_deps()).model_dump()

@@ -8,14 +8,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_pipeline.contracts import ScheduledEvent
-from ft_pipeline.observability import logger, metrics, tracer
+from ft_pipeline.observability import logger, pipeline_handler
 from ft_pipeline.steps.sweep import sweep
 from ft_pipeline.wiring import training_deps
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@pipeline_handler(correlation_id_path=None)  # many runs: the sweep binds each while it works on it
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     parse(event=event, model=ScheduledEvent)
     report = sweep(training_deps())

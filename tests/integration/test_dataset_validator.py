@@ -138,6 +138,12 @@ def test_bad_file_is_rejected_with_report_and_rejected_records(pipeline):
     rejected = pipeline.read_object(detail["rejected_uri"].split("/", 3)[3]).splitlines()
     assert len(rejected) == 20 and json.loads(rejected[0])["line"] == 1
     assert not [k for k in pipeline.list_keys("datasets/") if k.endswith("train.jsonl")]
+    # the bucket's lifecycle rule expire-rejected-records finds them by their tag; the report is kept
+    s3 = pipeline.client("s3")
+    tags = {key.rsplit("/", 1)[1]: s3.get_object_tagging(Bucket=pipeline.data_bucket, Key=key)["TagSet"]
+            for key in pipeline.list_keys("datasets/")}
+    assert tags["rejected.jsonl"] == [{"Key": "retention", "Value": "rejected"}]
+    assert tags["report.json"] == []
 
 
 def transitions(run):

@@ -28,6 +28,12 @@ def test_the_tuned_model_is_compared_with_its_base_model_and_the_report_is_writt
     assert run["status"] == "COMPLETED" and alive(pipeline) == []
     report = json.loads(evaluation_object(pipeline, "report.json"))
     tuned, base = report["models"]["tuned"], report["models"]["base"]
+    s3, prefix = pipeline.client("s3"), f"datasets/{run['run_id']}/evaluation/"
+    tags = {key[len(prefix):]: s3.get_object_tagging(Bucket=pipeline.data_bucket, Key=key)["TagSet"]
+            for key in pipeline.list_keys(prefix)}
+    chunks = [tag for name, tag in tags.items() if name.startswith("chunks/")]
+    assert chunks and all(t == [{"Key": "retention", "Value": "intermediate"}] for t in chunks)
+    assert tags["report.json"] == tags["report.html"] == []  # what a person reads is kept
     assert tuned["model_id"] == run["serving"]["arn"] and base["model_id"] == "amazon.nova-micro-v1:0"
     assert tuned["accuracy"] > base["accuracy"] and report["comparison"]["low"] > 0  # the tuned model really learned
     assert tuned["confusion_matrix"]["labels"] == run["validation"]["labels"] + ["invalid"]

@@ -286,6 +286,11 @@ def test_a_stop_at_any_point_of_the_start_leaves_no_job_training(pipeline, targe
     to_validated(pipeline)
     assert jobs_by_status(pipeline) == ["Stopping"]  # nothing is training, whatever the order
     assert the_run(pipeline)["status"] == "STOPPING"
+    # before the job exists it has no pipeline tag, so IAM refuses the stop (as AWS would): the stop asks
+    # for the job, finds none, and the start stops the job it then creates
+    denied = {(c.function, c.operation) for c in pipeline.iam_denials()}
+    before_create = target == "bedrock.CreateModelCustomizationJob" and not after
+    assert denied == ({("StopRunFunction", "Bedrock.StopModelCustomizationJob")} if before_create else set())
     (job,) = pipeline.bedrock.in_progress()
     pipeline.bedrock.finish(job, "Stopped", failure_message="Stopped by the user.")
     pipeline.run()

@@ -75,3 +75,18 @@ def run_id_from_serving_name(prefix: str, name: str) -> tuple[str, str] | None:
         if name.startswith(head):
             return mode, name[len(head):]
     return None
+
+
+# What the bucket's lifecycle rules expire, told by the key (template.yaml: expire-rejected-records and
+# expire-intermediate-data). Splits, reports and the evaluation report are kept.
+_RETENTION = ((re.compile(r"[^/]+/[^/]+/rejected\.jsonl"), "rejected"),
+              (re.compile(r"[^/]+/[^/]+/evaluation/chunks/[^/]+"), "intermediate"))
+RETENTION_TAG = "retention"
+
+
+def retention_tag(key: str) -> tuple[str, str] | None:
+    """The (tag key, value) an object written at `key` carries for the lifecycle rules, or None to keep it."""
+    for pattern, value in _RETENTION:
+        if pattern.fullmatch(key):
+            return RETENTION_TAG, value
+    return None

@@ -221,7 +221,7 @@ class TrainingDeps:
     bedrock: BedrockJobs
     ledger: Ledger
     publisher: Publisher
-    notifier: Notifier
+    notifier: Notifier | None  # None: the step may not publish; the sweeper delivers its notes
     store: ObjectStore
     serving: BedrockServing | None = None
     runtime: ModelRuntime | None = None  # the evaluation's model calls

@@ -24,6 +24,8 @@ def training_deps() -> TrainingDeps:
     settings = TrainingSettings.from_env()
     return TrainingDeps(settings=settings, bedrock=BedrockCustomization(), ledger=LedgerTable(settings.ledger_table),
                         publisher=EventBridgePublisher(settings.event_bus_name),
-                        notifier=SnsNotifier(settings.notifications_topic_arn), store=S3ObjectStore(),
+                        # a step whose role may not publish has no topic: its notes wait for the sweeper's outbox pass
+                        notifier=SnsNotifier(settings.notifications_topic_arn) if settings.notifications_topic_arn
+                        else None, store=S3ObjectStore(),
                         serving=BedrockServingApi(), runtime=BedrockRuntimeApi(),
                         queue=SqsWorkQueue(settings.evaluation_queue_url) if settings.evaluation_queue_url else None)

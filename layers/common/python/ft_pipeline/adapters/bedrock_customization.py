@@ -71,6 +71,9 @@ class BedrockCustomization:
             code = _error(exc)[0]
             if code == "ResourceNotFoundException":
                 return False  # not created (yet)
+            if code == "AccessDeniedException" and self.get_job(job_name) is None:
+                # a job that does not exist has no pipeline tag for the stop's condition to match
+                return False
             if code == "ValidationException":  # refused: ask the job itself rather than parse the message
                 job = self.get_job(job_name)
                 if job is None or job.status != "InProgress":

@@ -1,14 +1,20 @@
-"""S3 access for the pipeline: streaming reads, small reads, uploads."""
+"""S3 access for the pipeline: streaming reads, small reads, uploads.
+
+Every write is tagged by what it is (`naming.retention_tag`): the bucket's lifecycle rules expire rejected
+records and intermediate data by that tag, and keep the rest.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from ft_pipeline.adapters.clients import client
+from ft_pipeline.naming import retention_tag
 from ft_pipeline.ports import ObjectInfo
 
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
@@ -16,6 +22,11 @@ _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 
 def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in _MISSING
+
+
+def _tagging(key: str) -> dict[str, Any]:
+    tag = retention_tag(key)
+    return {"Tagging": urlencode([tag])} if tag else {}
 
 
 class S3ObjectStore:
@@ -48,7 +59,7 @@ class S3ObjectStore:
 
     def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str:
         # upload_file streams from disk and switches to multipart for large files
-        client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type})
+        client("s3").upload_file(str(path), bucket, key, ExtraArgs={"ContentType": content_type} | _tagging(key))
         return f"s3://{bucket}/{key}"
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
@@ -56,10 +67,10 @@ class S3ObjectStore:
         return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
 
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str:
-        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **_tagging(key))
         return f"s3://{bucket}/{key}"
 
     def put_json(self, bucket: str, key: str, document: object) -> str:
         client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
-                                ContentType="application/json")
+                                ContentType="application/json", **_tagging(key))
         return f"s3://{bucket}/{key}"

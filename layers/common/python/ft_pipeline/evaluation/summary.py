@@ -56,10 +56,21 @@ def build_report(lines: list[dict[str, Any]], *, labels: list[str] | None, model
     }
 
 
+def headline_metric(report: dict[str, Any]) -> str:
+    """The figure a report leads with: accuracy for a classification, exact match for free-form answers."""
+    return "accuracy" if report["task"] == "classification" else "exact_match"
+
+
+def headline_scores(report: dict[str, Any]) -> dict[str, float]:
+    """Role (tuned, base) → its headline figure, for the models that have one."""
+    key = headline_metric(report)
+    return {role: float(m[key]) for role, m in report["models"].items() if m.get(key) is not None}
+
+
 def headline(report: dict[str, Any]) -> str:
     """The figures a notification leads with."""
     models = report["models"]
-    key = "accuracy" if report["task"] == "classification" else "exact_match"
+    key = headline_metric(report)
     parts = [f"{role} {key} {m.get(key):.3f}" for role, m in models.items() if m.get(key) is not None]
     comparison = report.get("comparison")
     if comparison:

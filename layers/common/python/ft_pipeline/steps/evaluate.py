@@ -29,9 +29,9 @@ from ft_pipeline.contracts import (
 )
 from ft_pipeline.evaluation.ask import ask_all
 from ft_pipeline.evaluation.sample import Question, choose_sample, questions_from_test_split
-from ft_pipeline.evaluation.summary import build_report, headline
+from ft_pipeline.evaluation.summary import build_report, headline, headline_scores
 from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState
-from ft_pipeline.observability import logger, metrics
+from ft_pipeline.observability import logger, metrics, record_gauge
 from ft_pipeline.ports import StepOutcome, TrainingDeps
 from ft_pipeline.run_record import SWEEPER, Lease, Notification, RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
@@ -201,6 +201,8 @@ def finish_if_complete(record: RunRecord, deps: TrainingDeps, stored: set[int]) 
     if done is None:
         return StepOutcome(action="duplicate", run_id=record.run_id, detail="another chunk completed it")
     metrics.add_metric(name="EvaluationsCompleted", unit="Count", value=1)
+    for role, score in headline_scores(report).items():  # once: only the write that completed it gets here
+        record_gauge("EvaluationScore", score, "None", model=role)
     deliver_pending(done, deps)
     return StepOutcome(action="evaluated", run_id=record.run_id, detail=summary)
 

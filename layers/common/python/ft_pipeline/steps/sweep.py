@@ -24,12 +24,12 @@ from ft_pipeline.contracts import (
     StepRetryRequestedDetail,
 )
 from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, ServingState, Step
-from ft_pipeline.observability import logger, metrics, record_gauge
+from ft_pipeline.observability import logger, metrics, record_gauge, run_scope
 from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
 from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
 from ft_pipeline.steps import deploy_model, evaluate, start_training, stop_run, teardown, training_status
 from ft_pipeline.steps.outbox import deliver_pending, new_event
-from ft_pipeline.steps.teardown import InventoryReport
+from ft_pipeline.steps.teardown import InventoryReport, ServingVerdict, accrued_usd, cost_so_far
 from ft_pipeline.steps.training_events import training_failed_event
 
 # a live step delivers its own events within a second; the sweeper leaves them that long before it steps in
@@ -50,6 +50,13 @@ class SweepReport(BaseModel):
     events_delivered: int = 0
     serving: InventoryReport = Field(default_factory=InventoryReport)  # every paid resource of this stack
     errors: list[SweepError] = Field(default_factory=list)
+    accrued_usd: dict[str, float] = Field(default_factory=dict)  # live run → its cost so far (CostAccruedUsd)
+
+    @property
+    def alive(self) -> list[ServingVerdict]:
+        """This stack's serving resources that still exist (and bill) after the sweep: kept, being deleted, or
+        not judged (an error); not those deleted now, nor those that are not this pipeline's (ignored)."""
+        return [r for r in self.serving.resources if r.action not in ("deleted", "ignored")]
 
     @property
     def changed(self) -> list[StepOutcome]:
@@ -186,10 +193,11 @@ def sweep(deps: TrainingDeps) -> SweepReport:
             _sweep_state(state, deps, now, report)
     try:
         for run_id in deps.ledger.runs_with_pending_events(updated_before=iso(now - OUTBOX_GRACE)):
-            try:
-                report.events_delivered += deliver_pending(deps.ledger.get(run_id), deps)  # a consistent read
-            except Exception as exc:  # noqa: BLE001
-                _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
+            with run_scope(run_id):
+                try:
+                    report.events_delivered += deliver_pending(deps.ledger.get(run_id), deps)  # a consistent read
+                except Exception as exc:  # noqa: BLE001
+                    _failed(report, run_id, "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
     except Exception as exc:  # noqa: BLE001 - the index query itself: the rest of the sweep is done already
         _failed(report, "*", "outbox", f"{type(exc).__name__}: {str(exc)[:300]}")
     if deps.serving is not None:  # last: whatever the passes above released is gone by now
@@ -207,6 +215,11 @@ def sweep(deps: TrainingDeps) -> SweepReport:
     record_gauge("PaidResources", sum(1 for r in report.serving.resources if r.action != "deleted"), "Count")
     record_gauge("PaidResourcesOverdue", report.serving.overdue, "Count")  # the alarm's metric
     record_gauge("EventsRedelivered", report.events_delivered, "Count")
+    alive = report.alive
+    report.accrued_usd |= {r.run_id: r.cost_usd for r in alive if r.run_id and r.cost_usd is not None}  # fresher
+    record_gauge("DeploymentsAlive", len(alive), "Count")
+    record_gauge("DeploymentHours", round(sum(_hours_alive(r, now) for r in alive), 3), "None")
+    record_gauge("CostAccruedUsd", round(sum(report.accrued_usd.values()), 2), "None")
     if report.stuck:
         logger.warning("runs waiting longer than their state allows", extra={"stuck": report.stuck})
     return report
@@ -220,21 +233,41 @@ def _sweep_state(state: RunState, deps: TrainingDeps, now: datetime, report: Swe
             if isinstance(item, UnreadableRecord):
                 _failed(report, item.run_id, state, item.error)
                 continue
-            try:
-                count += 1
-                waited = now - parse_iso(item.state_since)
-                oldest = max(oldest, waited.total_seconds())
-                if waited > stuck_after:
-                    report.stuck.setdefault(state.value, []).append(item.run_id)
-                report.actions.append(owner(item, deps, now))
-            except Exception as exc:  # noqa: BLE001 - one run's trouble is logged and counted, never fatal
-                _failed(report, item.run_id, state, f"{type(exc).__name__}: {str(exc)[:300]}")
+            with run_scope(item.run_id):  # every line logged for this run carries its id
+                try:
+                    count += 1
+                    waited = now - parse_iso(item.state_since)
+                    oldest = max(oldest, waited.total_seconds())
+                    if waited > stuck_after:
+                        report.stuck.setdefault(state.value, []).append(item.run_id)
+                    report.actions.append(owner(item, deps, now))
+                except Exception as exc:  # noqa: BLE001 - one run's trouble is logged and counted, never fatal
+                    _failed(report, item.run_id, state, f"{type(exc).__name__}: {str(exc)[:300]}")
+                _note_cost(item, deps, now, report)
     except Exception as exc:  # noqa: BLE001 - the state's query failed (throttled): the other states go on
         _failed(report, "*", state, f"{type(exc).__name__}: {str(exc)[:300]}")
     report.waiting[state.value] = count
     report.oldest_wait_seconds[state.value] = round(oldest, 1)
 
 
+def _note_cost(record: RunRecord, deps: TrainingDeps, now: datetime, report: SweepReport) -> None:
+    """A live run's cost so far, from its record as the sweep read it (the CostAccruedUsd gauge); a figure that
+    cannot be made is left out, and never counts as the run's failure."""
+    try:
+        report.accrued_usd[record.run_id] = accrued_usd(record, cost_so_far(record, deps, now))
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("no cost figure for this run", extra={"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+
+
+def _hours_alive(resource: ServingVerdict, now: datetime) -> float:
+    """Since its creation (0 when neither AWS nor its run's record says when that was)."""
+    try:
+        return max(0.0, (now - parse_iso(resource.created_at)).total_seconds() / 3600) if resource.created_at else 0.0
+    except (TypeError, ValueError):  # a time in another form: the gauge leaves it out rather than fail the sweep
+        return 0.0
+
+
 def _failed(report: SweepReport, run_id: str, state: str, error: str) -> None:
-    logger.error("sweep could not handle a run", extra={"run_id": run_id, "state": state, "error": error})
+    with run_scope(None if run_id == "*" else run_id):
+        logger.error("sweep could not handle a run", extra={"run_id": run_id, "state": state, "error": error})
     report.errors.append(SweepError(run_id=run_id, state=str(state), error=error))

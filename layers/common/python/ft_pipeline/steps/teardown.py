@@ -20,7 +20,7 @@ from ft_pipeline.clock import iso, parse_iso
 from ft_pipeline.contracts import RunCompleted, RunCompletedDetail
 from ft_pipeline.lifecycle import RunState, ServingState
 from ft_pipeline.naming import PIPELINE_TAG, pipeline_tag, run_id_from_serving_name
-from ft_pipeline.observability import logger, metrics
+from ft_pipeline.observability import logger, metrics, run_scope
 from ft_pipeline.ports import ServingSnapshot, StepOutcome, TrainingDeps
 from ft_pipeline.run_record import RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
@@ -43,6 +43,14 @@ def cost_so_far(record: RunRecord, deps: TrainingDeps, until: datetime) -> dict:
     return {"estimated_training_usd": record.cost.estimated_training_usd, "serving_usd": summary.serving_usd,
             "serving_hours": summary.serving_hours, "storage_usd_per_month": summary.storage_usd_per_month,
             "total_usd": summary.total_usd, "unconfirmed": summary.unconfirmed, "as_of": iso(until)}
+
+
+def accrued_usd(record: RunRecord, cost: dict) -> float:
+    """What the run has cost so far, for the sweeper's CostAccruedUsd: the training estimate once its job was
+    created (before, nothing is spent), plus serving so far; a price nobody knows counts 0 (`cost["unconfirmed"]`)."""
+    started = record.training.job_arn is not None or record.training.started_at is not None
+    parts = (cost["estimated_training_usd"] if started else None, cost["serving_usd"])
+    return round(sum(v for v in parts if v is not None), 4)
 
 
 def release_serving(record: RunRecord, deps: TrainingDeps, reason: str) -> RunRecord:
@@ -159,6 +167,8 @@ class ServingVerdict(BaseModel):
     action: str  # kept | deleted | deleting | ignored (not this stack's) | error
     reason: str
     overdue: bool = False  # alive past its run's deadline (or an orphan): the alarm's metric counts these
+    created_at: str | None = None  # AWS's creation time (List), else its run's record: DeploymentHours
+    cost_usd: float | None = None  # kept: its run's cost so far (`accrued_usd`), for CostAccruedUsd
 
 
 class InventoryReport(BaseModel):
@@ -204,14 +214,15 @@ def sweep_serving(deps: TrainingDeps) -> InventoryReport:
         parsed = run_id_from_serving_name(deps.settings.resource_prefix, snapshot.name)
         if parsed is None:
             continue
-        try:
-            report.resources.append(_judge_one(snapshot, parsed[1], deps, now))
-        except Exception as exc:  # noqa: BLE001
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
-            logger.error("could not judge a serving resource", extra={"resource": snapshot.name, "error": error})
-            report.resources.append(ServingVerdict(name=snapshot.name, run_id=parsed[1], status=snapshot.status,
-                                                   action="error", reason=error, overdue=_past_any_lifetime(
-                                                       snapshot, now)))
+        with run_scope(parsed[1]):
+            try:
+                report.resources.append(_judge_one(snapshot, parsed[1], deps, now))
+            except Exception as exc:  # noqa: BLE001
+                error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                logger.error("could not judge a serving resource", extra={"resource": snapshot.name, "error": error})
+                report.resources.append(ServingVerdict(name=snapshot.name, run_id=parsed[1], status=snapshot.status,
+                                                       action="error", reason=error, overdue=_past_any_lifetime(
+                                                           snapshot, now), created_at=snapshot.created_at))
     return report
 
 
@@ -222,7 +233,7 @@ def _past_any_lifetime(snapshot: ServingSnapshot, now: datetime) -> bool:
 def _judge_one(snapshot: ServingSnapshot, run_id: str, deps: TrainingDeps, now: datetime) -> ServingVerdict:
     def verdict(action: str, reason: str, overdue: bool = False) -> ServingVerdict:
         return ServingVerdict(name=snapshot.name, run_id=run_id, status=snapshot.status, action=action,
-                              reason=reason, overdue=overdue)
+                              reason=reason, overdue=overdue, created_at=snapshot.created_at)
 
     if snapshot.committed:  # bought with a term by someone: never ours (we buy no commitment), not deletable
         return verdict("ignored", "a provisioned throughput with a commitment term is not this pipeline's")
@@ -244,8 +255,11 @@ def _judge_one(snapshot: ServingSnapshot, run_id: str, deps: TrainingDeps, now: 
     if keep and _past_any_lifetime(snapshot, now):
         keep, reason = False, f"older than any run may keep one ({ABSOLUTE_MAX_LIFETIME})"
     if keep:
-        deps.ledger.record_cost(run_id, cost_so_far(record, deps, now))
-        return verdict("kept", reason)
+        cost = cost_so_far(record, deps, now)
+        deps.ledger.record_cost(run_id, cost)
+        return verdict("kept", reason).model_copy(update={
+            "created_at": snapshot.created_at or record.serving.created_at or record.serving.active_at,
+            "cost_usd": accrued_usd(record, cost)})
     deadline = record.serving.deadline
     return _delete(snapshot, record, deps, reason, verdict,
                    overdue=deadline is not None and parse_iso(deadline) <= now)

@@ -90,8 +90,12 @@ def apply_job_state(record: RunRecord, job: JobSnapshot, deps: TrainingDeps, tri
         deliver_pending(current, deps)
         return StepOutcome(action="duplicate", run_id=run_id, detail="transition taken by another caller")
     deliver_pending(applied, deps)
-    metric = {"training_completed": "ModelsTrained", "training_failed": "TrainingFailures"}.get(name, "RunsStopped")
-    metrics.add_metric(name=metric, unit="Count", value=1)
+    if name == "training_completed":
+        metrics.add_metric(name="ModelsTrained", unit="Count", value=1)
+    elif name == "training_failed":  # the job ended Failed (the dashboard's "Training jobs" widget)
+        metrics.add_metric(name="TrainingJobsFailed", unit="Count", value=1)
+    else:  # stopped, or completed after a stop was asked for
+        metrics.add_metric(name="RunsStopped", unit="Count", value=1)
     return StepOutcome(action=applied.status.value.lower(), run_id=run_id, detail=f"by {trigger}")
 
 
