@@ -166,8 +166,9 @@ def test_training_functions_environment_satisfies_their_settings(stack):
 
 
 def test_only_the_customization_role_can_be_passed_and_only_to_bedrock(stack):
-    statements = stack.resolve(functions(stack)["StartCustomizationFunction"]["Properties"]["Policies"])[1]
-    (pass_role,) = [s for s in statements["Statement"] if s and s["Action"] == "iam:PassRole"]
+    policies = stack.resolve(functions(stack)["StartCustomizationFunction"]["Properties"]["Policies"])
+    (pass_role,) = [s for p in policies if isinstance(p, dict) for s in p["Statement"]
+                    if s and s["Action"] == "iam:PassRole"]
     assert pass_role["Resource"] == stack.get_att("BedrockCustomizationRole", "Arn")
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
 

@@ -18,9 +18,8 @@ from tests.conftest import EVENTS, REPO
 FUNCTIONS = REPO / "functions"
 DECORATOR = "pipeline_handler"
 # the API's proxy keeps API Gateway's request id as its correlation id, and its own documented stack
-OWN_STACK = {"classify_headline": [
-    "logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)",
-    "tracer.capture_lambda_handler", "metrics.log_metrics"]}
+# the API's handler correlates by API Gateway's request id: it serves requests, not runs
+BY_REQUEST_ID = {"classify_headline"}
 # the handlers whose event names the run at detail.run_id (the others bind it once they know it)
 BY_RUN_ID = {"complete_run": ("handle_evaluation_completed", "evaluation_completed.json"),
              "deploy_model": ("deploy", "model_trained.json"),
@@ -84,11 +83,11 @@ def decorators(path: Path) -> list[str]:
 
 def test_every_pipeline_handler_is_decorated_by_the_one_stack_and_nothing_else():
     apps = sorted(FUNCTIONS.glob("*/app.py"))
-    assert {p.parent.name for p in apps} >= set(BY_RUN_ID) | set(FIND_RUN_ID) | set(OWN_STACK)
+    assert {p.parent.name for p in apps} >= set(BY_RUN_ID) | set(FIND_RUN_ID) | BY_REQUEST_ID
     for path in apps:
         name, found = path.parent.name, decorators(path)
-        if name in OWN_STACK and found != [f"{DECORATOR}(correlation_id_path=correlation_paths.API_GATEWAY_REST)"]:
-            assert found == OWN_STACK[name], name  # its documented stack, or ours with API Gateway's request id
+        if name in BY_REQUEST_ID:
+            assert found == [f"{DECORATOR}(correlation_id_path=correlation_paths.API_GATEWAY_REST)"], name
             continue
         assert len(found) == 1 and found[0].startswith(f"{DECORATOR}("), (name, found)
         call = ast.parse(found[0], mode="eval").body

@@ -40,9 +40,11 @@ class BatchClassifyResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str = Field(description="ok when the endpoint is InService")
+    status: str = Field(description="ok when the endpoint is InService, else unavailable")
     endpoint: str | None
-    endpoint_status: str | None
+    endpoint_status: str | None = Field(description="null when there is no endpoint or its status is unknown")
+    reason: str | None = Field(None, description="why the API is unavailable (absent when ok)",
+                               exclude_if=lambda reason: reason is None)
 
 
 class ModelInfo(BaseModel):
@@ -54,4 +56,19 @@ class ModelInfo(BaseModel):
 
 class ErrorResponse(BaseModel):
     message: str
-    details: list[dict[str, str]] | None = None
+    details: list[dict[str, str]] | None = Field(
+        None, description="422 only: the fields (by schema path, never the input) and what is wrong with them")
+
+
+# --- what the SageMaker endpoint answers (not part of the API) -----------------------------------------------------
+
+Probability = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class EndpointPrediction(BaseModel):
+    """One prediction of the endpoint (inference.py): its label and every label's probability, all finite."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    predicted_label: Annotated[str, StringConstraints(min_length=1)]
+    probabilities: dict[str, Probability] = Field(min_length=1)
