@@ -16,16 +16,19 @@ help:
 	@echo "make faults [SCENARIO=name]    deploy/teardown fault scenarios end to end: what each leaves alive, and its cost"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
 	@echo "make bench                     validator vs. the JSON parse limit; hostile uploads; classifier; evaluation"
+	@echo "make serve                     the classification API and the runs API on localhost (a local pipeline)"
+	@echo ".venv/bin/ft-pipeline --help   the runs command-line tool (a deployed stack, or make serve's URL)"
 	@echo "make stop-run STACK=s RUN_ID=id   stop a deployed run's training job"
 	@echo "make state-diagram             regenerate the README's lifecycle diagram from ft_pipeline/lifecycle.py"
 	@echo "make lint                      ruff"
 	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, checkov, sam build"
 	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
 
-$(VENV)/.installed: requirements-dev.txt requirements-ml.txt layers/common/python/requirements.txt
+$(VENV)/.installed: requirements-dev.txt requirements-ml.txt layers/common/python/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .   # the ft-pipeline command (cli/), into .venv/bin
 	touch $@
 
 demo: $(VENV)/.installed

@@ -169,7 +169,7 @@ def load_section(model_dir: Path, concurrency: int, requests: int, max_seconds: 
     stack = Stack(TEMPLATE, "bench", {"HeadlineEndpointName": "bench-headlines"})
     api = LocalApi(stack, FAKE_ENV | {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime.url,
                                       "AWS_ENDPOINT_URL_SAGEMAKER": runtime.url, "POWERTOOLS_LOG_LEVEL": "WARNING"},
-                   port=0).start()
+                   port=0, apis=["HeadlineApi"]).start()
     texts = [t for t, _ in _rows()]
     latencies: list[float] = []
     errors = 0

@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import threading
 import time
 import traceback
 import uuid
@@ -160,8 +161,10 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 class LocalPipeline:
     def __init__(self, template: Path = TEMPLATE, parameter_overrides: dict[str, str] | None = None,
                  stack_name: str = "ftp-local", deliveries: int = 1, encode_s3_keys: bool = True,
-                 log_level: str = "WARNING", enforce_iam: bool = True) -> None:
+                 log_level: str = "WARNING", enforce_iam: bool = True,
+                 function_env: dict[str, str] | None = None) -> None:
         self.stack = Stack(template, stack_name, parameter_overrides)
+        self.function_env = function_env or {}  # beside the template's (e.g. a local SageMaker endpoint's URL)
         self.iam = iam.IamChecker(self.stack, self._iam_environment(), enforce=enforce_iam)
         self.deliveries = deliveries
         self.encode_s3_keys = encode_s3_keys
@@ -498,7 +501,7 @@ class LocalPipeline:
         env = self.stack.function_environment(function) | {
             "AWS_LAMBDA_FUNCTION_NAME": physical.name, "POWERTOOLS_LOG_LEVEL": self.log_level,
             "STAND_IN_NOTE": STAND_IN_NOTE,
-        }
+        } | self.function_env
         invocation = Invocation(function, event, attempt, at=self.clock.now())
         before = self._object_versions()
         started = time.perf_counter()
@@ -640,6 +643,38 @@ class LocalPipeline:
         return None
 
     # -- inspection -------------------------------------------------------------------------------------
+
+    def serve_api(self, port: int = 0, *, require_sigv4: bool = False, api_key: str | None = None,
+                  apis: list[str] | None = None, auto_run: bool = False,
+                  lock: threading.RLock | None = None) -> Any:
+        """The template's REST APIs on localhost (a started `api_server.LocalApi`; `.url`, `.stop()`), each
+        request answered by its function's real handler in this emulated world. Presigned S3 URLs in answers
+        point at the same server, whose /_s3/ route reads objects and takes uploads as S3 would (an upload
+        announces itself, so it starts a run). `auto_run`: deliver the events a request or an upload caused at
+        once (`make serve`); otherwise the caller calls run(). `lock`: held while a request changes the world (to
+        share with whatever else moves it)."""
+        from local_emulation.api_server import LocalApi, LocalS3Front
+
+        lock = lock or threading.RLock()
+
+        def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+            with lock:
+                invocation = self.invoke(function, event)
+                if auto_run:
+                    self.run()
+            if invocation.error is not None:  # what API Gateway answers for a function that failed
+                return {"statusCode": 502, "body": json.dumps({"message": "Internal server error"})}
+            return invocation.result
+
+        def upload(bucket: str, key: str, body: bytes) -> None:
+            with lock:
+                self.upload(key, body, bucket)
+                if auto_run:
+                    self.run()
+
+        s3 = LocalS3Front(lambda: self.client("s3"), [self.data_bucket], upload, lock=lock)
+        return LocalApi(self.stack, port=port, api_key=api_key, invoke=invoke, apis=apis,
+                        require_sigv4=require_sigv4, s3=s3).start()
 
     def events_of(self, detail_type: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("detail-type") == detail_type]

@@ -116,6 +116,37 @@ def api_event(method: str, path: str, body: dict | None, request_id: str) -> dic
     }
 
 
+def runs_api_event(method: str, resource: str, path_parameters: dict | None, query: dict | None,
+                   body: dict | None, request_id: str) -> dict:
+    """A runs API request as Lambda receives it: signed (SigV4), so API Gateway names the caller."""
+    path = resource
+    for name, value in (path_parameters or {}).items():
+        path = path.replace("{" + name + "}", value)
+    event = api_event(method, path, body, request_id)
+    event["headers"].pop("x-api-key")
+    event["headers"]["Authorization"] = ("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261123/us-east-1/execute-api/"
+                                         "aws4_request, SignedHeaders=host;x-amz-date, Signature=<signature>")
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    caller = "arn:aws:iam::123456789012:user/alice"
+    event |= {"resource": resource, "pathParameters": path_parameters,
+              "queryStringParameters": query, "multiValueQueryStringParameters":
+                  {k: [v] for k, v in query.items()} if query else None}
+    event["requestContext"] |= {"resourcePath": resource}
+    event["requestContext"]["identity"] = {"sourceIp": "203.0.113.10", "userAgent": "ft-pipeline/0.1",
+                                           "userArn": caller, "caller": "AIDAEXAMPLE", "accountId": "123456789012",
+                                           "user": "AIDAEXAMPLE"}
+    return event
+
+
+RUNS_API_FIXTURES = {
+    "runs_api_list.json": ("GET", "/runs", None, {"state": "TRAINING", "limit": "10"}, None),
+    "runs_api_get.json": ("GET", "/runs/{run_id}", {"run_id": "headlines-0123456789"}, None, None),
+    "runs_api_stop.json": ("POST", "/runs/{run_id}/stop", {"run_id": "headlines-0123456789"}, None, None),
+    "runs_api_submit.json": ("POST", "/runs", None, None,
+                             {"filename": "headlines.csv", "options": {"base_model": "amazon.nova-micro-v1:0:128k"}}),
+}
+
+
 def sqs_event(body: str, message_id: str) -> dict:
     """An SQS event source batch of one message, as Lambda's poller delivers it."""
     return {"Records": [{
@@ -300,6 +331,10 @@ def main(target: Path = EVENTS) -> None:
     fixtures["sqs_evaluation_chunk.json"] = sqs
     for i, (name, (method, path, body)) in enumerate(API_FIXTURES.items()):
         event = api_event(method, path, body, f"c6af9ac6-7b61-11e6-9a41-93e8deadbe{i:02d}")
+        (target / name).write_text(json.dumps(event, indent=2) + "\n")
+        fixtures[name] = event
+    for i, (name, (method, resource, params, query, body)) in enumerate(RUNS_API_FIXTURES.items()):
+        event = runs_api_event(method, resource, params, query, body, f"7b0e5c1a-0000-4000-8000-0000000000{i:02d}")
         (target / name).write_text(json.dumps(event, indent=2) + "\n")
         fixtures[name] = event
     print(f"wrote {len(fixtures)} fixtures to {target}")

@@ -91,21 +91,28 @@ def _service() -> HeadlineService:
                            settings.model_version, settings.health_cache_seconds)
 
 
-@app.post("/classify", summary="Classify one headline", responses=_ERRORS)
+def _ok(model: type, description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer beside the errors (given `responses`, Powertools documents only those)."""
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+@app.post("/classify", summary="Classify one headline", responses=_ok(ClassifyResponse, "The label") | _ERRORS)
 @tracer.capture_method
 def classify(request: ClassifyRequest) -> ClassifyResponse:
     return _service().classify(request.headline)
 
 
-@app.post("/classify/batch", summary="Classify up to 100 headlines", responses=_ERRORS)
+@app.post("/classify/batch", summary="Classify up to 100 headlines",
+          responses=_ok(BatchClassifyResponse, "One label per headline, in order") | _ERRORS)
 @tracer.capture_method
 def classify_batch(request: BatchClassifyRequest) -> BatchClassifyResponse:
     return _service().classify_batch(request.headlines)
 
 
 @app.get("/health", summary="Endpoint status (cached briefly)",
-         responses={503: {"description": "Endpoint missing, not in service, or its status unknown (see reason)",
-                          "content": {"application/json": {"model": HealthResponse}}}})
+         responses=_ok(HealthResponse, "The endpoint is InService")
+         | {503: {"description": "Endpoint missing, not in service, or its status unknown (see reason)",
+                  "content": {"application/json": {"model": HealthResponse}}}})
 def health() -> Response[HealthResponse]:
     result = _service().health()
     code = HTTPStatus.OK if result.status == "ok" else HTTPStatus.SERVICE_UNAVAILABLE

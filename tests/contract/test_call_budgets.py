@@ -8,7 +8,7 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from ft_pipeline.adapters import clients
-from ft_pipeline.adapters.clients import API, MODEL, OBJECTS, DeadlineNear, guard_invocation
+from ft_pipeline.adapters.clients import API, INTERACTIVE, MODEL, OBJECTS, DeadlineNear, guard_invocation
 from ft_pipeline.adapters.sagemaker_endpoint import CONTROL_CONFIG, RUNTIME_CONFIG
 from local_emulation.template import Stack
 from tests.conftest import REPO
@@ -32,9 +32,27 @@ def _calls_models(stack, lid):
                for a in actions(s))
 
 
+def _behind_api_gateway(stack, lid):
+    return any(e["Type"] == "Api" for e in (functions(stack)[lid]["Properties"].get("Events") or {}).values())
+
+
+def test_every_function_behind_api_gateway_answers_before_it_gives_up(stack):
+    behind = [lid for lid in functions(stack) if _behind_api_gateway(stack, lid) and lid != PROXY]
+    assert behind
+    for lid in behind:
+        assert _timeout(stack, lid) < API_GATEWAY_INTEGRATION_LIMIT_S, lid
+        assert stack.function_environment(lid).get("CALL_PROFILE") == "interactive", lid
+        assert INTERACTIVE.worst_case_seconds() < _timeout(stack, lid) - clients.DEADLINE_MARGIN_SECONDS, lid
+
+
+def test_the_interactive_profile_applies_to_every_service(monkeypatch):
+    monkeypatch.setenv("CALL_PROFILE", "interactive")
+    assert {clients.profile_of(s) for s in ("s3", "dynamodb", "events", "bedrock-runtime")} == {INTERACTIVE}
+
+
 def test_every_pipeline_function_outlasts_its_clients_worst_case(stack):
     for lid in functions(stack):
-        if lid == PROXY:
+        if _behind_api_gateway(stack, lid):
             continue
         budget = _timeout(stack, lid) - clients.DEADLINE_MARGIN_SECONDS
         assert API.worst_case_seconds() < budget, (lid, API.worst_case_seconds(), budget)

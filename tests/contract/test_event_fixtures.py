@@ -102,7 +102,8 @@ def test_the_evaluation_chunk_fixture_is_an_sqs_batch_of_one_chunk():
     assert chunk.end - chunk.start == 50 and chunk.sample_uri.endswith("evaluation/sample.jsonl")
 
 
-@pytest.mark.parametrize("path", sorted(p for p in EVENTS.glob("*.json") if not p.name.startswith(("api_", "sqs_"))),
+@pytest.mark.parametrize("path", sorted(p for p in EVENTS.glob("*.json")
+                                      if not p.name.startswith(("api_", "sqs_", "runs_api_"))),
                          ids=lambda p: p.name)
 def test_fixture_parses_into_its_model(path):
     model = model_for(path)
@@ -122,3 +123,18 @@ def test_encoded_key_fixture_decodes_to_the_real_key():
     event = parse(event=json.loads((EVENTS / "s3_object_created_encoded_key.json").read_text()),
                   model=S3ObjectCreatedEvent)
     assert event.detail.object.key_candidates()[0] == "incoming/team a/news headlines (v2).csv"
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("runs_api_*.json")), ids=lambda p: p.name)
+def test_runs_api_fixtures_are_signed_requests_for_a_route_of_the_template(path):
+    from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
+
+    from local_emulation.api_server import api_routes
+    from local_emulation.template import Stack
+    from tests.conftest import REPO
+
+    event = APIGatewayProxyEventModel.model_validate(json.loads(path.read_text()))
+    routes = api_routes(Stack(REPO / "template.yaml", "fixtures"), ["RunsApi"])
+    (route,) = [r for r in routes if r.path == event.resource and r.method == event.httpMethod]
+    assert route.match(event.httpMethod, event.path) == (event.pathParameters or {})
+    assert event.headers["Authorization"].startswith("AWS4-HMAC-SHA256") and event.requestContext.identity.userArn

@@ -9,6 +9,7 @@ used by some call of some scenario.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -245,6 +246,31 @@ def the_last_chunk_dies_before_finishing_and_the_sweeper_finishes(pipeline: Loca
     assert _run(pipeline)["status"] == "COMPLETED"
 
 
+def runs_api(pipeline: LocalPipeline) -> None:
+    _trained(pipeline, SMALL)
+    pipeline.advance(minutes=READY)
+    run_id = _run(pipeline)["run_id"]
+    server = pipeline.serve_api(apis=["RunsApi"])
+    try:
+        for method, path, body in (("GET", "/runs", None), ("GET", f"/runs/{run_id}", None),
+                                   ("POST", "/runs", {"filename": "b.csv", "options": {"seed": "x"}}),
+                                   ("POST", f"/runs/{run_id}/stop", None)):
+            data = json.dumps(body).encode() if body else None
+            request = urllib.request.Request(server.url + path, data=data, method=method,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request) as answer:
+                assert answer.status in (200, 201, 202), (path, answer.status)
+        pipeline.upload("incoming/c.csv.options.json", b'{"allow_repeat": true}')  # the same data, a new run
+        pipeline.upload("incoming/c.csv", DATA)  # a run in training, so that a stop is sent
+        pipeline.run()
+        (training,) = [r for r in pipeline.ledger() if r["status"] == "TRAINING"]
+        request = urllib.request.Request(f"{server.url}/runs/{training['run_id']}/stop", data=b"", method="POST")
+        with urllib.request.urlopen(request) as answer:
+            assert answer.status == 202
+    finally:
+        server.stop()
+
+
 def classification_api(pipeline: LocalPipeline) -> None:
     for name in ("api_health.json", "api_classify.json"):
         pipeline.invoke("ClassifyHeadlineFunction", json.loads((EVENTS / name).read_text()))
@@ -274,6 +300,7 @@ SCENARIOS: list[tuple[Callable[[LocalPipeline], None], dict[str, str]]] = [
     (no_evaluation_provisioned, PT_PRICED),
     (an_evaluation_chunk_that_always_dies_is_queued_again_by_the_sweeper, {}),
     (the_last_chunk_dies_before_finishing_and_the_sweeper_finishes, {}),
+    (runs_api, {}),
     (classification_api, {"HeadlineEndpointName": ENDPOINT}),
 ]
 

@@ -227,11 +227,19 @@ def test_ledger_indexes_are_the_ones_the_adapter_queries(stack):
     assert table["KeySchema"] == [{"AttributeName": ledger_table.KEY, "KeyType": "HASH"}]
 
 
-def test_only_the_sweeper_queries_the_ledger_and_only_its_indexes(stack):
+def test_only_the_sweeper_and_the_runs_api_query_the_ledger_and_only_their_indexes(stack):
+    table = stack.get_att("LedgerTable", "Arn")
     for lid, res in functions(stack).items():
-        text = json.dumps(stack.resolve(res["Properties"].get("Policies") or []))
-        if lid == "SweepRunsFunction":
-            assert "dynamodb:Query" in text
+        policies = stack.resolve(res["Properties"].get("Policies") or [])
+        text = json.dumps(policies)
+        if lid in ("SweepRunsFunction", "RunsApiFunction"):
+            queries = [s for p in policies if isinstance(p, dict) for s in p["Statement"]
+                       if "dynamodb:Query" in json.dumps(s.get("Action"))]
+            assert queries, lid
+            for statement in queries:  # an index of the table, never the table itself
+                resources = statement["Resource"]
+                resources = resources if isinstance(resources, list) else [resources]
+                assert all(r.startswith(f"{table}/index/") for r in resources), (lid, resources)
         else:
             assert "dynamodb:Query" not in text, lid
     shared = json.dumps(stack.resolve(stack.resources["PipelineRunAccessPolicy"]["Properties"]))

@@ -26,7 +26,7 @@ def api(tiny_model):
     env = FAKE_ENV | {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime.url, "AWS_ENDPOINT_URL_SAGEMAKER": runtime.url,
                       "POWERTOOLS_LOG_LEVEL": "WARNING"}
     reset_clients()
-    local = LocalApi(stack, env, port=0, api_key="secret-key").start()
+    local = LocalApi(stack, env, port=0, api_key="secret-key", apis=["HeadlineApi"]).start()
     yield local
     local.stop()
     runtime.stop()
@@ -91,3 +91,27 @@ def test_api_key_is_required_when_configured(api):
 
 def test_unknown_route_is_refused_like_api_gateway(api):
     assert call(api, "GET", "/admin")[0] == 403
+
+
+def test_make_serves_pipeline_answers_both_apis_on_one_port(tiny_model):
+    """What `make serve` builds: one local pipeline, the classifier through the SageMaker stand-in (not moto)
+    beside the runs API over the emulated ledger."""
+    from ft_pipeline.adapters.sagemaker_endpoint import reset_clients
+    from local_emulation.harness import LocalPipeline
+
+    runtime = SageMakerStandIn(tiny_model, ENDPOINT).start()
+    reset_clients()
+    endpoints = {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime.url, "AWS_ENDPOINT_URL_SAGEMAKER": runtime.url}
+    try:
+        with LocalPipeline(parameter_overrides={"HeadlineEndpointName": ENDPOINT}, function_env=endpoints) as pipeline:
+            server = pipeline.serve_api()
+            try:
+                status, body = call(server, "POST", "/classify", {"headline": "Fed raises interest rates again"})
+                assert status == 200 and body["label"] in ("business", "entertainment", "health", "science")
+                assert call(server, "GET", "/health")[1]["endpoint_status"] == "InService"
+                assert call(server, "GET", "/runs") == (200, {"runs": [], "next_cursor": None})
+            finally:
+                server.stop()
+    finally:
+        runtime.stop()
+        reset_clients()

@@ -19,7 +19,7 @@ FUNCTIONS = REPO / "functions"
 DECORATOR = "pipeline_handler"
 # the API's proxy keeps API Gateway's request id as its correlation id, and its own documented stack
 # the API's handler correlates by API Gateway's request id: it serves requests, not runs
-BY_REQUEST_ID = {"classify_headline"}
+BY_REQUEST_ID = {"classify_headline", "runs_api"}
 # the handlers whose event names the run at detail.run_id (the others bind it once they know it)
 BY_RUN_ID = {"complete_run": ("handle_evaluation_completed", "evaluation_completed.json"),
              "deploy_model": ("deploy", "model_trained.json"),

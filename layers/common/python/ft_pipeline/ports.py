@@ -75,6 +75,14 @@ class UnreadableRecord:
     error: str
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of the runs listing, and the cursor of the next (None: this was the last)."""
+
+    records: list[RunRecord | UnreadableRecord]
+    cursor: str | None
+
+
 class StepOutcome(BaseModel):
     """What one step did with one run (handlers return it; the sweeper collects them)."""
 

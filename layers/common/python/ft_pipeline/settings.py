@@ -125,3 +125,11 @@ class ClassifierSettings(_EnvSettings):
 
     def label_list(self) -> list[str]:
         return [label.strip() for label in self.labels.split(",") if label.strip()]
+
+
+class RunsApiSettings(_PipelineSettings):
+    """Environment of the runs API."""
+
+    incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
+    link_seconds: int = Field(900, alias="LINK_SECONDS", ge=60, le=12 * 3600)  # report and rejected-record links
+    upload_seconds: int = Field(3600, alias="UPLOAD_SECONDS", ge=60, le=12 * 3600)  # POST /runs upload URLs

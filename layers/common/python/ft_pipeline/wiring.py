@@ -5,13 +5,14 @@ from __future__ import annotations
 from ft_pipeline.adapters.bedrock_customization import BedrockCustomization
 from ft_pipeline.adapters.bedrock_runtime import BedrockRuntimeApi
 from ft_pipeline.adapters.bedrock_serving import BedrockServingApi
-from ft_pipeline.adapters.event_bus import EventBridgePublisher
+from ft_pipeline.adapters.event_bus import EventBridgePublisher, StopRequests
 from ft_pipeline.adapters.ledger_table import LedgerTable
 from ft_pipeline.adapters.notifier import SnsNotifier
 from ft_pipeline.adapters.object_store import S3ObjectStore
 from ft_pipeline.adapters.work_queue import SqsWorkQueue
 from ft_pipeline.ports import TrainingDeps, ValidatorDeps
-from ft_pipeline.settings import TrainingSettings, ValidatorSettings
+from ft_pipeline.runs.service import RunsDeps
+from ft_pipeline.settings import RunsApiSettings, TrainingSettings, ValidatorSettings
 
 
 def validator_deps() -> ValidatorDeps:
@@ -29,3 +30,9 @@ def training_deps() -> TrainingDeps:
                         else None, store=S3ObjectStore(),
                         serving=BedrockServingApi(), runtime=BedrockRuntimeApi(),
                         queue=SqsWorkQueue(settings.evaluation_queue_url) if settings.evaluation_queue_url else None)
+
+
+def runs_deps() -> RunsDeps:
+    settings = RunsApiSettings.from_env()
+    return RunsDeps(settings=settings, ledger=LedgerTable(settings.ledger_table), files=S3ObjectStore(),
+                    stops=StopRequests(settings.event_bus_name))

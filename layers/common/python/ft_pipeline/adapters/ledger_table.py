@@ -19,14 +19,19 @@ from ft_pipeline.adapters.clients import client
 from ft_pipeline.clock import Clock, clock, iso
 from ft_pipeline.contracts import ObjectRef
 from ft_pipeline.lifecycle import INITIAL, SERVING_TRANSITIONS, Guard, LeaseChange, RunState, ServingState, transition
-from ft_pipeline.ports import UnreadableRecord
+from ft_pipeline.ports import Page, UnreadableRecord
 from ft_pipeline.run_record import SECTIONS, Lease, OutboxEvent, RunRecord
+from ft_pipeline.runs.cursor import decode as decode_cursor
+from ft_pipeline.runs.cursor import encode as encode_cursor
 
 KEY = "dataset_id"
 BY_STATUS = "by-status"
 BY_PENDING_EVENT = "by-pending-event"
+BY_CREATED = "by-created"  # the runs API's view: every run, newest first (`listing` is the same for all)
+LISTING, LISTED_RUN = "listing", "run"
 PENDING = "PENDING"  # the value of `outbox_state` while an event waits (a sparse index holds just those runs)
 NOTE_LIMIT = 500
+MAX_LIST_PAGES = 10  # reads behind one page of the runs API, however selective its filters
 CONTENT_PREFIX = "content#"  # items that name the run of an upload's content, beside the runs
 
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
@@ -133,7 +138,8 @@ class LedgerTable:
             if source is None:
                 raise ValueError(f"{name} creates the run: its source is required")
             expr.sets += [f"{expr.name('created_at')} = {expr.value(at)}",
-                          f"{expr.name('source')} = {expr.value(source.model_dump())}"]
+                          f"{expr.name('source')} = {expr.value(source.model_dump())}",
+                          f"{expr.name(LISTING)} = {expr.value(LISTED_RUN)}"]
             # the sections exist from the start, so later transitions can set their fields by path
             expr.sets += [f"{expr.name(section)} = {expr.value({})}" for section in SECTIONS]
         if spec.lease is LeaseChange.TAKE:
@@ -294,10 +300,55 @@ class LedgerTable:
 
     def runs_in_state(self, state: RunState) -> Iterator[RunRecord | UnreadableRecord]:
         for item in self._query(BY_STATUS, "#s = :s", {"#s": "status"}, {":s": {"S": state.value}}):
-            try:
-                yield _record(item)
-            except (ValidationError, ValueError, TypeError) as exc:
-                yield UnreadableRecord((item.get(KEY) or {}).get("S", "?"), f"{type(exc).__name__}: {str(exc)[:300]}")
+            yield self._readable(item)
+
+    # -- the runs API's listing -------------------------------------------------------------------------------
+
+    def list_runs(self, *, limit: int, cursor: str | None, state: RunState | None = None, since: str | None = None,
+                  until: str | None = None, key: str | None = None) -> Page:
+        """Runs newest first, `limit` at most, from `cursor` on; filtered by state, creation time and upload key.
+        A page may hold fewer runs than `limit` when filters leave few (at most MAX_LIST_PAGES reads a page):
+        follow the cursor until there is none."""
+        names = {"#l": LISTING} | ({"#c": "created_at"} if since or until else {})
+        values: dict[str, Any] = {":run": {"S": LISTED_RUN}}
+        condition = "#l = :run"
+        if since and until:
+            condition += " AND #c BETWEEN :since AND :until"
+        elif since:
+            condition += " AND #c >= :since"
+        elif until:
+            condition += " AND #c <= :until"
+        values |= {k: {"S": v} for k, v in ((":since", since), (":until", until)) if v}
+        filters = []
+        if state is not None:
+            names["#s"], values[":s"] = "status", {"S": state.value}
+            filters.append("#s = :s")
+        if key is not None:
+            names["#src"], names["#k"], values[":k"] = "source", "key", {"S": key}
+            filters.append("#src.#k = :k")
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": BY_CREATED, "ScanIndexForward": False,
+                                  "KeyConditionExpression": condition, "ExpressionAttributeNames": names,
+                                  "ExpressionAttributeValues": values}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        start = decode_cursor(cursor, frozenset({KEY, LISTING, "created_at"}))
+        records: list[RunRecord | UnreadableRecord] = []
+        for _ in range(MAX_LIST_PAGES):
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = client("dynamodb").query(**kwargs, Limit=limit - len(records))
+            records += [self._readable(item) for item in page.get("Items", [])]
+            start = page.get("LastEvaluatedKey")
+            if not start or len(records) >= limit:
+                break
+        return Page(records, encode_cursor(start))
+
+    @staticmethod
+    def _readable(item: dict[str, Any]) -> RunRecord | UnreadableRecord:
+        try:
+            return _record(item)
+        except (ValidationError, ValueError, TypeError) as exc:
+            return UnreadableRecord((item.get(KEY) or {}).get("S", "?"), f"{type(exc).__name__}: {str(exc)[:300]}")
 
     def _query(self, index: str, condition: str, names: dict[str, str], values: dict[str, Any]
                ) -> Iterator[dict[str, Any]]:

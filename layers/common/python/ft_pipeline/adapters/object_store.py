@@ -74,3 +74,14 @@ class S3ObjectStore:
         client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=1).encode(),
                                 ContentType="application/json", **_tagging(key))
         return f"s3://{bucket}/{key}"
+
+    def presign_get(self, bucket: str, key: str, seconds: int) -> str:
+        """A link anyone holding it may read the object with, for `seconds` (and no longer than the signer's
+        credentials last: a Lambda role's, hours)."""
+        return client("s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                                   ExpiresIn=seconds)
+
+    def presign_put(self, bucket: str, key: str, seconds: int) -> str:
+        """A URL a client may PUT one object to, at that key only, for `seconds`."""
+        return client("s3").generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key},
+                                                   ExpiresIn=seconds)

@@ -1,4 +1,4 @@
-"""A user's stop request (StopRequested on the pipeline bus) → no job left running.
+"""A user's stop request (StopRequested on the pipeline bus) → no job left running, nothing left serving.
 
 The stop is recorded first (`stop_requested`, or `stopped_before_training` when no job was claimed yet),
 then StopModelCustomizationJob is asked. Whatever the order of start and stop, nothing is left running:
@@ -53,6 +53,9 @@ def stop_run(run_id: str, requested_by: str | None, deps: TrainingDeps) -> StepO
             deps.bedrock.stop_job(record.training.job_name or "")  # again: idempotent
             return StepOutcome(action="stopping", run_id=run_id, detail="already stopping")
         deliver_pending(record, deps)
+        if record.serving.paid:  # a run that ended keeping its deployment (keep_after_evaluation): the stop ends it
+            released = release_or_leave_to_sweeper(record, deps, f"stopped{who} after the run ended")
+            return StepOutcome(action="released", run_id=run_id, detail=f"serving {released.serving.state}")
         return StepOutcome(action="nothing-to-stop", run_id=run_id, detail=f"run is {record.status}")
     return StepOutcome(action="retry", run_id=run_id, detail="the run kept moving; the next delivery tries again")
 
