@@ -14,6 +14,7 @@ request is handled at a time, as by one Lambda instance.
 
 from __future__ import annotations
 
+import calendar
 import importlib.util
 import json
 import os
@@ -71,12 +72,19 @@ def api_routes(stack: Stack, apis: list[str] | None = None) -> list[ApiRoute]:
 
 
 class LocalS3Front:
-    """S3 as a browser or curl meets it through presigned URLs, for the in-process (moto) S3 of a pipeline."""
+    """S3 as a browser or curl meets it through presigned URLs, for the in-process (moto) S3 of a pipeline.
+
+    What S3 checks and this does too: a presigned URL's expiry (X-Amz-Date + X-Amz-Expires), that a request
+    carries a signature at all, and a conditional write (If-None-Match: * on an existing key: 412). What it
+    does not: the signature itself; instead a PUT is refused outside `writable_prefixes` (where the runs API
+    signs uploads), so a test cannot pass by writing where no URL was handed out."""
 
     def __init__(self, client: Callable[[], Any], buckets: list[str], upload: Callable[[str, str, bytes], Any],
-                 lock: threading.Lock | None = None) -> None:
+                 lock: threading.Lock | threading.RLock | None = None,
+                 writable_prefixes: tuple[str, ...] = ("incoming/",)) -> None:
         self.client, self.buckets, self.upload = client, buckets, upload
         self.lock = lock or threading.Lock()
+        self.writable_prefixes = writable_prefixes
 
     def rewrite(self, text: str, base_url: str) -> str:
         """Presigned URLs of these buckets (virtual-hosted or path style) → this server's /_s3/ route."""
@@ -86,12 +94,30 @@ class LocalS3Front:
             text = re.sub(rf"https://s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com/{host}/", local, text)
         return text
 
-    def serve(self, method: str, path: str, body: bytes) -> tuple[int, bytes, str]:
+    @staticmethod
+    def _refusal(query: dict[str, list[str]]) -> bytes | None:
+        signed_at, expires = (query.get("X-Amz-Date") or [""])[-1], (query.get("X-Amz-Expires") or [""])[-1]
+        if not (query.get("X-Amz-Signature") and signed_at and expires.isdigit()):
+            return b"<Error><Code>AccessDenied</Code><Message>not a presigned URL</Message></Error>"
+        start = calendar.timegm(time.strptime(signed_at, "%Y%m%dT%H%M%SZ"))
+        if time.time() > start + int(expires):
+            return b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+        return None
+
+    def serve(self, method: str, path: str, body: bytes, headers: dict[str, str] | None = None,
+              query: dict[str, list[str]] | None = None) -> tuple[int, bytes, str]:
         bucket, _, key = unquote(path[len(S3_PREFIX) + 1:]).partition("/")
         if bucket not in self.buckets or not key:
             return 404, b"<Error><Code>NoSuchBucket</Code></Error>", "application/xml"
+        refusal = self._refusal(query or {})
+        if refusal is not None:
+            return 403, refusal, "application/xml"
         with self.lock:
             if method == "PUT":
+                if not key.startswith(self.writable_prefixes):
+                    return 403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml"
+                if (headers or {}).get("if-none-match") == "*" and self._exists(bucket, key):
+                    return 412, b"<Error><Code>PreconditionFailed</Code></Error>", "application/xml"
                 self.upload(bucket, key, body)
                 return 200, b"", "application/xml"
             try:
@@ -99,6 +125,13 @@ class LocalS3Front:
             except Exception:  # noqa: BLE001 - moto's NoSuchKey
                 return 404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml"
             return 200, answer["Body"].read(), answer.get("ContentType") or "application/octet-stream"
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.client().head_object(Bucket=bucket, Key=key)
+            return True
+        except Exception:  # noqa: BLE001 - moto's 404
+            return False
 
 
 class _ModuleInvoker:
@@ -227,7 +260,9 @@ class LocalApi:
                 raw = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 if api.s3 is not None and parts.path.startswith(S3_PREFIX + "/"):
-                    status, data, content_type = api.s3.serve(method, parts.path, raw)
+                    status, data, content_type = api.s3.serve(
+                        method, parts.path, raw, {k.lower(): v for k, v in self.headers.items()},
+                        parse_qs(parts.query, keep_blank_values=True))
                     self._reply(status, data, {"Content-Type": content_type})
                     return
                 found = next(((r, p) for r in api.routes if (p := r.match(method, parts.path)) is not None), None)

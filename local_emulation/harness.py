@@ -672,7 +672,8 @@ class LocalPipeline:
                 if auto_run:
                     self.run()
 
-        s3 = LocalS3Front(lambda: self.client("s3"), [self.data_bucket], upload, lock=lock)
+        s3 = LocalS3Front(lambda: self.client("s3"), [self.data_bucket], upload, lock=lock,
+                          writable_prefixes=(str(self.stack.parameters.get("IncomingPrefix", "incoming/")),))
         return LocalApi(self.stack, port=port, api_key=api_key, invoke=invoke, apis=apis,
                         require_sigv4=require_sigv4, s3=s3).start()
 

@@ -76,18 +76,30 @@ class Signer:
                                  "(aws configure / AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         if not region:
             raise ApiError(None, "no AWS region: give --region or set AWS_REGION")
+        signer = cls(region, credentials)  # refreshable (SSO, assumed roles): frozen afresh for every request
+        signer.frozen()
+        return signer
+
+    def frozen(self) -> Any:
+        """The credentials as of now (a watch of hours outlives an hour-long session's first credentials)."""
+        freeze = getattr(self.credentials, "get_frozen_credentials", None)
+        if freeze is None:
+            return self.credentials
         try:
-            frozen = credentials.get_frozen_credentials()
+            from botocore.exceptions import BotoCoreError
+        except ImportError:  # pragma: no cover
+            BotoCoreError = Exception  # noqa: N806
+        try:
+            return freeze()
         except BotoCoreError as exc:
             raise ApiError(None, f"cannot read AWS credentials: {exc}") from None
-        return cls(region, frozen)
 
     def headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> dict[str, str]:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
         request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers))
-        SigV4Auth(self.credentials, self.service, self.region).add_auth(request)
+        SigV4Auth(self.frozen(), self.service, self.region).add_auth(request)
         return {str(k): str(v) for k, v in request.headers.items()}
 
 

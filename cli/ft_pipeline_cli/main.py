@@ -14,7 +14,8 @@ watch starts; +H:MM:SS from an hour on), and exits when the run reaches a termin
 Exit codes:
   0    success (watch, submit --wait: the run COMPLETED)
   1    the run ended badly (STOPPED, REJECTED, *_FAILED, TRAINING_STOPPED), or nothing to report yet
-  2    usage error, bad arguments (a file name the API refuses, an unreadable options file, no --stack/--url)
+  2    usage error, bad arguments (a file name the API refuses, an unreadable options file, no --stack/--url,
+       a parameter the API answers 422)
   3    not found (404: no such run)
   4    API or network error (other 4xx/5xx, connection refused, timeout, no AWS credentials to sign with)
   130  interrupted (Ctrl-C)
@@ -43,7 +44,7 @@ EPILOG = """\
 exit codes:
   0    success (watch, submit --wait: the run COMPLETED)
   1    the run ended badly (STOPPED, REJECTED, *_FAILED, TRAINING_STOPPED), or nothing to report yet
-  2    usage error, bad arguments
+  2    usage error, bad arguments (also when the API answers 422)
   3    not found (404: no such run)
   4    API or network error (other 4xx/5xx, connection refused, no AWS credentials to sign with)
   130  interrupted (Ctrl-C)
@@ -148,8 +149,12 @@ def cmd_submit(ctx: Context) -> int:
 
 
 def _wait_for_run(ctx: Context, key: str) -> str:
-    failures = 0
+    """The run of an upload, once the validator has claimed it (seconds; longer if the stack is throttled)."""
+    failures, deadline = 0, time.monotonic() + ctx.args.appear_timeout
     while True:
+        if time.monotonic() > deadline:
+            raise ApiError(None, f"no run appeared for {key} within {ctx.args.appear_timeout:g} s: is the upload "
+                                 f"under the stack's incoming prefix, and its validator healthy? ({PROG} runs)")
         try:
             runs = ctx.client.list_runs(key=key, limit=1).get("runs") or []
             failures = 0
@@ -317,8 +322,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    if not value > 0:  # 0 would poll as fast as the API answers, into its throttle
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
     return value
 
 
@@ -358,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--base-model", metavar="ID", help="the base model to tune (sets the options' base_model)")
     sub.add_argument("--options", metavar="FILE.json", help="the run's options manifest (a JSON object)")
     sub.add_argument("--wait", action="store_true", help="then follow the run like watch, until it ends")
+    sub.add_argument("--appear-timeout", type=_positive_float, default=900.0, metavar="S",
+                     help="with --wait: give up if no run appears for the upload within S seconds (default 900)")
     sub.add_argument("--interval", type=_positive_float, default=10.0, metavar="S",
                      help="with --wait: seconds between polls (default 10)")
 
@@ -405,6 +412,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return USAGE
     except ApiError as exc:
         print(f"{PROG}: error: {exc}", file=err)
+        if exc.status == 422:  # the API refused an argument (a state, a time, the options): a usage error
+            return USAGE
         return NOT_FOUND if exc.status == 404 else API_ERROR
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=err)

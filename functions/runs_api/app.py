@@ -8,6 +8,9 @@ whoever API Gateway authenticated (SigV4): a stop records their ARN.
 
 # no `from __future__ import annotations`: Powertools reads the route signatures at run time
 
+import base64
+import binascii
+import json
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -20,6 +23,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_pipeline.adapters.clients import DeadlineNear
+from ft_pipeline.adapters.event_bus import PublishError
 from ft_pipeline.lifecycle import RunState
 from ft_pipeline.observability import logger, metrics, pipeline_handler
 from ft_pipeline.runs import service
@@ -37,11 +42,27 @@ from ft_pipeline.runs.cursor import InvalidCursor
 from ft_pipeline.runs.service import InvalidRequest, RunNotFound, RunsDeps
 from ft_pipeline.wiring import runs_deps
 
-app = APIGatewayRestResolver(enable_validation=True)
+MAX_BODY_BYTES = 64 * 1024  # a submission's options are at most 32 KB as JSON
+RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+             "InternalServerError", "InternalFailure", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+
+
+def _json_body(text: str) -> Any:
+    """json.loads, but every way a body is not JSON is a JSONDecodeError (which Powertools answers 422)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError):  # an integer of 5000 digits, or [[[[... nested too deeply
+        raise json.JSONDecodeError("unreadable JSON", "", 0) from None
+
+
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_json_body)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorAnswer}}}
-    for code, text in ((404, "No such run"), (422, "A bad parameter: the message names it"),
+    for code, text in ((404, "No such run"), (413, "Request body too large"),
+                       (422, "A bad parameter: the message names it"),
                        (503, "The ledger, bucket or bus did not answer: retry (Retry-After)"))
 }
 
@@ -124,14 +145,29 @@ def no_such_route(exc: NotFoundError) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, "no such route")
 
 
-@app.exception_handler(ClientError)
-@app.exception_handler(BotoCoreError)
-def aws_unavailable(exc: Exception) -> Response[Any]:
-    """The ledger, the bucket or the bus refused or did not answer (throttled, unreachable): worth a retry."""
-    logger.warning("an AWS call failed", extra={"error": type(exc).__name__})
+def _retry_later(exc: Exception) -> Response[Any]:
+    logger.warning("an AWS call failed; the client may retry", extra={"error": type(exc).__name__})
     answer = _error(HTTPStatus.SERVICE_UNAVAILABLE, "the pipeline's storage did not answer; retry shortly")
     answer.headers["Retry-After"] = "5"
     return answer
+
+
+@app.exception_handler(ClientError)
+def aws_refused(exc: ClientError) -> Response[Any]:
+    """Throttled or failing on AWS's side: 503, worth a retry. Anything else (denied, invalid) is this stack's
+    fault, which a retry will not mend: a 500, logged and counted."""
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    if error.get("Code") in RETRYABLE or status >= 500 or status == 429:
+        return _retry_later(exc)
+    return unhandled(exc)
+
+
+@app.exception_handler(BotoCoreError)  # unreachable, timed out, a connection closed
+@app.exception_handler(PublishError)  # PutEvents answered but did not take the event (throttled)
+@app.exception_handler(DeadlineNear)  # the invocation's time ran out before the next call
+def aws_unavailable(exc: Exception) -> Response[Any]:
+    return _retry_later(exc)
 
 
 @app.exception_handler(Exception)
@@ -144,4 +180,19 @@ def unhandled(exc: Exception) -> Response[Any]:
 
 @pipeline_handler(correlation_id_path=correlation_paths.API_GATEWAY_REST)  # API Gateway's request id
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    body = event.get("body") or ""
+    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # before decoding: an oversized body is refused unread
+        return _reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
+    if event.get("isBase64Encoded") and body:
+        try:
+            event = {**event, "body": base64.b64decode(body, validate=True).decode("utf-8"), "isBase64Encoded": False}
+        except (binascii.Error, ValueError):
+            return _reply(HTTPStatus.UNPROCESSABLE_ENTITY, "body is not valid base64 of UTF-8 JSON")
+    if len(event.get("body") or "") > MAX_BODY_BYTES:
+        return _reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
     return app.resolve(event, context)
+
+
+def _reply(status: HTTPStatus, message: str) -> dict[str, Any]:
+    return {"statusCode": int(status), "headers": {"Content-Type": "application/json"},
+            "body": ErrorAnswer(message=message).model_dump_json(exclude_none=True)}

@@ -27,6 +27,9 @@ def test_template_routes_are_exactly_the_handlers_routes_and_all_want_sigv4(stac
     assert {(r.path, r.method) for r in routes} == in_code
     assert all(r.iam_auth and not r.api_key_required for r in routes)
     assert document["security"] == [{"sigv4": []}]
+    # API Gateway invokes the function with its own permission: SAM's default for AWS_IAM would invoke it with
+    # each caller's credentials, which then need lambda:InvokeFunction too (every call a 500 otherwise)
+    assert stack.resources["RunsApi"]["Properties"]["Auth"]["InvokeRole"] == "NONE"
 
 
 def test_every_documented_answer_is_json_with_a_schema():

@@ -79,7 +79,7 @@ def test_a_run_submitted_followed_reported_and_costed_through_the_tool(local, ca
     assert shown["status"] == "COMPLETED" and shown["evaluation"]["scores"] and set(shown["links"]) >= {
         "report.html", "report.json"}
 
-    code, out, _ = cli(capsys, server.url, "watch", run_id, "--interval", "0")
+    code, out, _ = cli(capsys, server.url, "watch", run_id, "--interval", "0.001")
     lines = out.splitlines()
     assert code == 0 and lines[-1].startswith(f"run {run_id} ended COMPLETED")
     assert len(lines) - 1 == len(shown["timeline"])
@@ -115,7 +115,7 @@ def test_a_rejected_dataset_ends_the_watch_with_1(local, capsys, tmp_path):
     code, out, _ = cli(capsys, server.url, "--json", "runs", "--state", "REJECTED")
     (run,) = json.loads(out)["runs"]
     assert run["key"] == key
-    code, out, _ = cli(capsys, server.url, "watch", run["run_id"], "--interval", "0")
+    code, out, _ = cli(capsys, server.url, "watch", run["run_id"], "--interval", "0.001")
     assert code == 1 and out.splitlines()[-1] == f"run {run['run_id']} ended REJECTED"
     code, out, err = cli(capsys, server.url, "report", run["run_id"], "--out", str(tmp_path))
     assert code == 1 and "no report yet (the run is REJECTED)" in err

@@ -14,6 +14,7 @@ from botocore.credentials import Credentials
 from ft_pipeline.adapters.ledger_table import LedgerTable
 from ft_pipeline.contracts import ObjectRef
 from ft_pipeline.runs.api_models import RunDetail, RunList, StopAnswer, SubmitAnswer
+from tests.conftest import EVENTS
 from tests.integration.test_deploy_and_teardown import HEADLINES_CSV, READY, alive, the_run, trained
 
 SMALL = {"evaluation": {"max_examples": 30, "chunk_size": 10}}
@@ -282,3 +283,100 @@ def test_real_answers_match_the_exported_openapi_document(pipeline, server):
         assert str(status) in responses, (method, path, status)
         schema = responses[str(status)]["content"]["application/json"]["schema"]
         _schema_validator(document, schema).validate(answer)
+
+
+# --- found by a hostile review -------------------------------------------------------------------------------
+
+
+def _raw(server, method, path, data, headers=None):
+    request = AWSRequest(method=method, url=server.url + path, data=data, headers=headers or {})
+    SigV4Auth(Credentials("AKIDLOCALTEST", "secret"), "execute-api", "us-east-1").add_auth(request)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(server.url + path, data=data, method=method,
+                                                           headers=dict(request.headers.items()))) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(("query", "body"), [
+    ("since=9999-12-31T23:59:59-23:59", None), ("until=0001-01-01T00:00:00%2B23:59", None),
+    (None, b'{"filename": "a.csv", "options": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+    (None, b'{"filename": "a.csv", "options": {"seed": ' + b"9" * 5000 + b"}}"),
+    (None, b'{"filename": "\xff.csv"}'), (None, b"\x00\x01"), (None, b'"just a string"'), (None, b"null"),
+    (None, b'{"filename": "a.csv", "options": {"seed": "' + b"x" * 70_000 + b'"}}'),
+])
+def test_odd_requests_get_a_4xx_never_a_500(pipeline, server, query, body):
+    method, path = ("GET", f"/runs?{query}") if query else ("POST", "/runs")
+    status, answer = _raw(server, method, path, body, {"Content-Type": "application/json"} if body else None)
+    assert 400 <= status < 500 and answer["message"], (status, answer)
+    assert not [i for i in pipeline.invocations if "unhandled error" in (i.output or "")]
+
+
+def test_a_base64_body_that_is_not_base64_of_utf8_is_a_422(pipeline):
+    event = json.loads((EVENTS / "runs_api_submit.json").read_text()) | {"isBase64Encoded": True,
+                                                                        "body": "/w=="}  # b"\xff"
+    answer = pipeline.invoke("RunsApiFunction", event).result
+    assert answer["statusCode"] == 422 and "base64" in json.loads(answer["body"])["message"]
+
+
+def test_a_throttled_ledger_is_a_503_worth_retrying_and_a_denied_one_a_counted_500(pipeline, server):
+    throttled = pipeline.faults.fail("dynamodb.Query", "ProvisionedThroughputExceededException", times=None)
+    status, answer = call(server, "GET", "/runs")
+    assert status == 503 and "retry" in answer["message"]
+    pipeline.faults.faults.remove(throttled)
+    pipeline.faults.fail("dynamodb.Query", "AccessDeniedException", times=None)
+    status, answer = call(server, "GET", "/runs")
+    assert status == 500 and answer == {"message": "internal error"}  # a retry would not mend it: alarmed
+    (last,) = pipeline.invocations[-1:]
+    assert last.result["statusCode"] == 500  # answered, not crashed (the 5xx alarm counts it)
+
+
+def test_a_stop_the_bus_refuses_is_a_503(pipeline, server):
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    pipeline.faults.fail("eventbridge.PutEvents", "ThrottlingException", times=None)
+    status, answer = call(server, "POST", f"/runs/{the_run(pipeline)['run_id']}/stop")
+    assert status == 503
+    assert [j.status for j in pipeline.bedrock.jobs().values()] == ["InProgress"]  # nothing was stopped
+
+
+def test_a_cursor_must_be_whole_and_of_this_listing(pipeline, server):
+    import base64
+
+    _make_runs(pipeline, 3)
+    page = call(server, "GET", "/runs?limit=1")[1]
+    key = json.loads(base64.urlsafe_b64decode(page["next_cursor"] + "=="))
+    for forged in ({"dataset_id": key["dataset_id"]}, key | {"listing": {"S": "other"}}):
+        cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+        status, answer = call(server, "GET", f"/runs?cursor={cursor}")
+        assert status == 422 and "cursor" in answer["message"], forged
+
+
+def test_an_upload_url_creates_its_object_once_and_nowhere_else(pipeline, server):
+    submitted = SubmitAnswer.model_validate(call(server, "POST", "/runs", {"filename": "news.csv"})[1])
+    assert submitted.data.headers == {"If-None-Match": "*"}
+
+    def put(url, headers, data=HEADLINES_CSV):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=data, method="PUT", headers=headers)) as a:
+                return a.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    assert put(submitted.data.url, submitted.data.headers) == 200
+    assert put(submitted.data.url, submitted.data.headers, b"text,label\nreplayed,business\n") == 412
+    elsewhere = submitted.data.url.replace("/incoming/", "/datasets/")
+    assert put(elsewhere, submitted.data.headers) == 403
+    assert pipeline.read_object(submitted.data.key) == HEADLINES_CSV  # the first upload stands
+    pipeline.run()
+    assert len(pipeline.ledger()) == 1
+
+
+def test_no_link_to_rejected_records_that_have_expired(pipeline, server):
+    pipeline.upload("incoming/bad.jsonl", b'{"nothing": "useful"}\n' * 20)
+    pipeline.run()
+    run_id = the_run(pipeline)["run_id"]
+    assert "rejected.jsonl" in call(server, "GET", f"/runs/{run_id}")[1]["links"]
+    pipeline.client("s3").delete_object(Bucket=pipeline.data_bucket, Key=f"datasets/{run_id}/rejected.jsonl")
+    assert "rejected.jsonl" not in call(server, "GET", f"/runs/{run_id}")[1]["links"]  # the lifecycle rule ran

@@ -301,14 +301,19 @@ def test_an_unknown_run_exits_3(api, cli):
     (500, m.ErrorAnswer(message="internal error"), "internal error (HTTP 500)"),
     (503, m.ErrorAnswer(message="the pipeline's storage did not answer; retry shortly"), "retry shortly (HTTP 503)"),
     (403, {"Message": "User: anonymous is not authorized"}, "not authorized (HTTP 403)"),
-    (422, m.ErrorAnswer(message="invalid request", details=[{"field": "limit", "problem": "too large"}]),
-     "invalid request (HTTP 422)\n  limit: too large"),
     (502, b"<html>Bad Gateway</html>", "<html>Bad Gateway</html> (HTTP 502)"),
 ])
 def test_api_errors_exit_4_with_the_message(api, cli, status, body, expected):
     api.on("GET", "/runs", (status, body))
     code, _, err = cli("runs")
     assert code == 4 and expected in err and "Traceback" not in err
+
+
+def test_a_parameter_the_api_refuses_is_a_usage_error_exit_2(api, cli):
+    api.on("GET", "/runs", (422, m.ErrorAnswer(message="invalid request",
+                                               details=[{"field": "limit", "problem": "too large"}])))
+    code, _, err = cli("runs")
+    assert code == 2 and "invalid request (HTTP 422)\n  limit: too large" in err and "Traceback" not in err
 
 
 def test_an_answer_that_is_not_json_exits_4(api, cli):
@@ -364,7 +369,7 @@ def test_watch_prints_each_new_timeline_entry_once_and_exits_0_on_completed(api,
            (200, detail(status=RunState.TRAINING, timeline=TIMELINE[:4])),
            (200, detail(status=RunState.TRAINING, timeline=TIMELINE[:4])),
            (200, detail(status=RunState.COMPLETED)))
-    code, out, _ = cli("watch", "run-1", "--interval", "0")
+    code, out, _ = cli("watch", "run-1", "--interval", "0.001")
     assert code == 0
     assert out.splitlines() == [
         "[+00:07] VALIDATING  upload_received",
@@ -385,7 +390,7 @@ def test_watch_prints_each_new_timeline_entry_once_and_exits_0_on_completed(api,
 def test_watch_exits_1_when_the_run_ends_badly(api, cli, status):
     timeline = [*TIMELINE[:4], m.StateTime(status=status, at="2026-12-01T10:10:00Z", transition="ended")]
     api.on("GET", "/runs/run-1", (200, detail(status=RunState(status), timeline=timeline)))
-    code, out, _ = cli("watch", "run-1", "--interval", "0")
+    code, out, _ = cli("watch", "run-1", "--interval", "0.001")
     assert code == 1 and out.splitlines()[-1].startswith(f"run run-1 ended {status}")
     assert f"[+10:00] {status}  ended" in out
 
@@ -393,7 +398,7 @@ def test_watch_exits_1_when_the_run_ends_badly(api, cli, status):
 def test_watch_json_prints_one_line_per_entry(api, cli):
     api.on("GET", "/runs/run-1", (200, detail(status=RunState.TRAINING, timeline=TIMELINE[:3])),
            (200, detail(status=RunState.STOPPED, timeline=[*TIMELINE[:4], entry("STOPPED", 9, "run_stopped")])))
-    code, out, _ = cli("--json", "watch", "run-1", "--interval", "0")
+    code, out, _ = cli("--json", "watch", "run-1", "--interval", "0.001")
     assert code == 1
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["status"] for line in lines] == ["VALIDATING", "VALIDATED", "TRAINING_STARTING", "TRAINING",
@@ -403,10 +408,10 @@ def test_watch_json_prints_one_line_per_entry(api, cli):
 
 def test_watch_sits_out_a_503_but_not_a_404(api, cli):
     api.on("GET", "/runs/run-1", (503, m.ErrorAnswer(message="retry shortly")), (200, detail()))
-    code, out, err = cli("watch", "run-1", "--interval", "0")
+    code, out, err = cli("watch", "run-1", "--interval", "0.001")
     assert code == 0 and "retrying" in err and out.splitlines()[-1].startswith("run run-1 ended COMPLETED")
     api.on("GET", "/runs/gone", (404, m.ErrorAnswer(message="no such run")))
-    assert cli("watch", "gone", "--interval", "0")[0] == 3
+    assert cli("watch", "gone", "--interval", "0.001")[0] == 3
 
 
 def test_ctrl_c_exits_130(api, cli, monkeypatch):
@@ -582,10 +587,10 @@ def test_submit_with_a_bad_options_file_or_no_file_exits_2(api, cli, dataset, tm
     assert api.made() == []
 
 
-def test_submit_options_refused_by_the_api_exit_4(api, cli, dataset):
+def test_submit_options_refused_by_the_api_exit_2(api, cli, dataset):
     api.on("POST", "/runs", (422, m.ErrorAnswer(message="options: unknown field 'epochs'")))
     code, _, err = cli("submit", str(dataset), "--base-model", "x")
-    assert code == 4 and "unknown field 'epochs'" in err and api.made("PUT") == []
+    assert code == 2 and "unknown field 'epochs'" in err and api.made("PUT") == []
 
 
 def test_a_failed_upload_exits_4(api, cli, dataset):
@@ -602,7 +607,7 @@ def test_submit_wait_finds_the_run_by_its_key_and_follows_it(api, cli, dataset):
     api.on("PUT", f"/upload/{answer.data.key}", (200, b""))
     api.on("GET", "/runs", (200, m.RunList(runs=[])), (200, m.RunList(runs=[summary("run-1", RunState.VALIDATING)])))
     api.on("GET", "/runs/run-1", (200, detail(status=RunState.VALIDATED, timeline=TIMELINE[:2])), (200, detail()))
-    code, out, _ = cli("submit", str(dataset), "--wait", "--interval", "0")
+    code, out, _ = cli("submit", str(dataset), "--wait", "--interval", "0.001")
     assert code == 0
     assert [r.query for r in api.made("GET", "/runs")] == [{"key": answer.data.key, "limit": "1"}] * 2
     assert "run: run-1" in out and out.count("VALIDATED  dataset_validated") == 1

@@ -132,4 +132,4 @@ class RunsApiSettings(_PipelineSettings):
 
     incoming_prefix: str = Field("incoming/", alias="INCOMING_PREFIX")
     link_seconds: int = Field(900, alias="LINK_SECONDS", ge=60, le=12 * 3600)  # report and rejected-record links
-    upload_seconds: int = Field(3600, alias="UPLOAD_SECONDS", ge=60, le=12 * 3600)  # POST /runs upload URLs
+    upload_seconds: int = Field(900, alias="UPLOAD_SECONDS", ge=60, le=12 * 3600)  # POST /runs upload URLs

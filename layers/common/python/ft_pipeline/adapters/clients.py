@@ -37,7 +37,8 @@ class CallProfile:
 
     def config(self, service: str = "") -> Config:
         # S3: Signature Version 4 for presigned URLs too (required for KMS-encrypted objects and newer regions)
-        extra = {"signature_version": "s3v4"} if service == "s3" else {}
+        # and the regional virtual-hosted endpoint: the global one redirects (307) for a new bucket outside us-east-1
+        extra = {"signature_version": "s3v4", "s3": {"addressing_style": "virtual"}} if service == "s3" else {}
         return Config(connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
                       retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
                       max_pool_connections=self.max_pool_connections, **extra)

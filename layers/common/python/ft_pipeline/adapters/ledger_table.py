@@ -7,6 +7,7 @@ table); it holds the run id.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from ft_pipeline.contracts import ObjectRef
 from ft_pipeline.lifecycle import INITIAL, SERVING_TRANSITIONS, Guard, LeaseChange, RunState, ServingState, transition
 from ft_pipeline.ports import Page, UnreadableRecord
 from ft_pipeline.run_record import SECTIONS, Lease, OutboxEvent, RunRecord
+from ft_pipeline.runs.cursor import InvalidCursor
 from ft_pipeline.runs.cursor import decode as decode_cursor
 from ft_pipeline.runs.cursor import encode as encode_cursor
 
@@ -32,6 +34,7 @@ LISTING, LISTED_RUN = "listing", "run"
 PENDING = "PENDING"  # the value of `outbox_state` while an event waits (a sparse index holds just those runs)
 NOTE_LIMIT = 500
 MAX_LIST_PAGES = 10  # reads behind one page of the runs API, however selective its filters
+LIST_SECONDS = 8.0  # and no more time than this: the API answers within API Gateway's 29 s
 CONTENT_PREFIX = "content#"  # items that name the run of an upload's content, beside the runs
 
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
@@ -331,16 +334,22 @@ class LedgerTable:
                                   "ExpressionAttributeValues": values}
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
-        start = decode_cursor(cursor, frozenset({KEY, LISTING, "created_at"}))
+        start = decode_cursor(cursor, frozenset({KEY, LISTING, "created_at"}), {LISTING: LISTED_RUN})
         records: list[RunRecord | UnreadableRecord] = []
+        began = time.monotonic()
         for _ in range(MAX_LIST_PAGES):
             if start:
                 kwargs["ExclusiveStartKey"] = start
-            page = client("dynamodb").query(**kwargs, Limit=limit - len(records))
+            try:
+                page = client("dynamodb").query(**kwargs, Limit=limit - len(records))
+            except ClientError as exc:  # a well-formed cursor of another listing (other filters, a deleted run)
+                if start and exc.response.get("Error", {}).get("Code") == "ValidationException":
+                    raise InvalidCursor("cursor: not one for this listing (start again without it)") from None
+                raise
             records += [self._readable(item) for item in page.get("Items", [])]
             start = page.get("LastEvaluatedKey")
-            if not start or len(records) >= limit:
-                break
+            if not start or len(records) >= limit or time.monotonic() - began > LIST_SECONDS:
+                break  # a short page with a cursor: the caller follows it (an answer in time beats a full page)
         return Page(records, encode_cursor(start))
 
     @staticmethod

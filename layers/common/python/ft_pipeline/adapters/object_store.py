@@ -81,7 +81,8 @@ class S3ObjectStore:
         return client("s3").generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                                    ExpiresIn=seconds)
 
-    def presign_put(self, bucket: str, key: str, seconds: int) -> str:
-        """A URL a client may PUT one object to, at that key only, for `seconds`."""
-        return client("s3").generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key},
-                                                   ExpiresIn=seconds)
+    def presign_put(self, bucket: str, key: str, seconds: int, if_none_match: bool = False) -> str:
+        """A URL a client may PUT one object to, at that key only, for `seconds`; `if_none_match`: signed with
+        If-None-Match: * (S3's conditional write), so the URL creates the object once and never overwrites it."""
+        params = {"Bucket": bucket, "Key": key} | ({"IfNoneMatch": "*"} if if_none_match else {})
+        return client("s3").generate_presigned_url("put_object", Params=params, ExpiresIn=seconds)

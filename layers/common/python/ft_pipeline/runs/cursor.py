@@ -24,8 +24,9 @@ def encode(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":"), sort_keys=True).encode()).decode()
 
 
-def decode(cursor: str | None, allowed: frozenset[str]) -> dict[str, Any] | None:
-    """The key a cursor holds: string attributes named in `allowed`, and nothing else."""
+def decode(cursor: str | None, allowed: frozenset[str], fixed: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The key a cursor holds: exactly the string attributes named in `allowed` (DynamoDB refuses a partial start
+    key), with the values `fixed` gives (the index's one partition)."""
     if not cursor:
         return None
     if len(cursor) > MAX_CURSOR_CHARS:
@@ -34,7 +35,9 @@ def decode(cursor: str | None, allowed: frozenset[str]) -> dict[str, Any] | None
         key = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidCursor("cursor: not one this API gave out") from None
-    if (not isinstance(key, dict) or not key or not set(key) <= allowed
-            or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())):
+    if (not isinstance(key, dict) or set(key) != allowed
+            or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and 0 < len(v["S"]) <= 200
+                       for v in key.values())
+            or any(key[name]["S"] != value for name, value in (fixed or {}).items())):
         raise InvalidCursor("cursor: not one this API gave out")
     return key

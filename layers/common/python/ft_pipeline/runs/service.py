@@ -60,10 +60,11 @@ class RunsLedger(Protocol):
 
 
 class RunFiles(Protocol):
+    def head(self, bucket: str, key: str) -> Any: ...
     def read_small(self, bucket: str, key: str, max_bytes: int = ...) -> bytes | None: ...
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str: ...
     def presign_get(self, bucket: str, key: str, seconds: int) -> str: ...
-    def presign_put(self, bucket: str, key: str, seconds: int) -> str: ...
+    def presign_put(self, bucket: str, key: str, seconds: int, if_none_match: bool = ...) -> str: ...
 
 
 class StopSender(Protocol):
@@ -87,11 +88,13 @@ def _time(name: str, value: str | None) -> str | None:
         return None
     try:
         moment = parse_iso(value)
-    except (TypeError, ValueError):
+        if moment.utcoffset() is None:
+            raise InvalidRequest(f"{name}: give the time zone (Z for UTC)")
+        return iso(moment)
+    except (TypeError, ValueError, OverflowError) as exc:  # year 9999 at -23:59 overflows into UTC
+        if isinstance(exc, InvalidRequest):
+            raise
         raise InvalidRequest(f"{name}: an ISO 8601 time, e.g. 2026-12-01T00:00:00Z") from None
-    if moment.utcoffset() is None:
-        raise InvalidRequest(f"{name}: give the time zone (Z for UTC)")
-    return iso(moment)
 
 
 def list_runs(deps: RunsDeps, *, state: RunState | None = None, since: str | None = None, until: str | None = None,
@@ -134,7 +137,8 @@ def get_run(deps: RunsDeps, run_id: str) -> RunDetail:
              if record.validation.counts is None or record.validation.counts.rejected else None}
     for name, uri in files.items():
         key = _bucket_key(uri, bucket)
-        if key:
+        # rejected records expire (RejectedDataRetentionDays): no link to what is gone
+        if key and (name != "rejected.jsonl" or deps.files.head(bucket, key) is not None):
             found.links[name] = Link(url=deps.files.presign_get(bucket, key, deps.settings.link_seconds),
                                      expires_at=iso(until))
     return found
@@ -178,8 +182,13 @@ def submit(deps: RunsDeps, request: SubmitRequest) -> SubmitAnswer:
         deps.files.put_bytes(settings.data_bucket, manifest, body, "application/json")
         written = True
     seconds = settings.upload_seconds
+    # If-None-Match: * is signed into each URL: it creates its object once and can never overwrite it (a leaked
+    # URL replayed cannot start run after run, nor replace the checked options)
+    once_only = {"If-None-Match": "*"}
     return SubmitAnswer(
-        data=Upload(url=deps.files.presign_put(settings.data_bucket, key, seconds), key=key),
-        options=Upload(url=deps.files.presign_put(settings.data_bucket, manifest, seconds), key=manifest),
+        data=Upload(url=deps.files.presign_put(settings.data_bucket, key, seconds, if_none_match=True), key=key,
+                    headers=once_only),
+        options=Upload(url=deps.files.presign_put(settings.data_bucket, manifest, seconds, if_none_match=True),
+                       key=manifest, headers=once_only),
         options_written=written, expires_at=iso(now + timedelta(seconds=seconds)),
         follow=f"GET /runs?key={key} lists the run once the upload has been validated")
