@@ -21,9 +21,6 @@ GET /model still answers 200 then, with endpoint_status null, since the labels a
 
 # no `from __future__ import annotations`: Powertools reads the route signatures at run time
 
-import base64
-import binascii
-import json
 from functools import cache
 from http import HTTPStatus
 from typing import Any
@@ -41,6 +38,7 @@ from ft_pipeline.adapters.sagemaker_endpoint import (
     ModelFailed,
     SageMakerEndpoint,
 )
+from ft_pipeline.api_bodies import error_reply, json_body, plain_event
 from ft_pipeline.headlines.api_models import (
     BatchClassifyRequest,
     BatchClassifyResponse,
@@ -57,17 +55,7 @@ from ft_pipeline.settings import ClassifierSettings
 MAX_DETAILS = 10
 
 
-def _json_body(text: str) -> Any:
-    """json.loads, but every way a body is not JSON is a JSONDecodeError (which Powertools answers 422)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise
-    except (ValueError, RecursionError):  # e.g. an integer of 5000 digits, or [[[[... nested too deeply
-        raise json.JSONDecodeError("unreadable JSON", "", 0) from None
-
-
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_json_body)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
@@ -235,17 +223,6 @@ def unhandled(exc: Exception) -> Response[Any]:
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 
 
-def _plain(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The event with a base64 body decoded (UTF-8), or None when it is not valid base64 of UTF-8 text."""
-    if not event.get("isBase64Encoded") or not event.get("body"):
-        return event
-    try:
-        text = base64.b64decode(event["body"], validate=True).decode("utf-8")
-    except (binascii.Error, ValueError, TypeError):
-        return None
-    return {**event, "body": text, "isBase64Encoded": False}
-
-
 def _is_json(event: dict[str, Any]) -> bool:
     """No Content-Type, or application/json: the API reads nothing else (Powertools' form and multipart parsers
     are never reached, so they cannot fail on what they were not meant for)."""
@@ -254,22 +231,17 @@ def _is_json(event: dict[str, Any]) -> bool:
     return value.split(";")[0].strip().lower() in ("", content_types.APPLICATION_JSON)
 
 
-def _reply(status: HTTPStatus, message: str) -> dict[str, Any]:
-    return {"statusCode": int(status), "headers": {"Content-Type": "application/json"},
-            "body": ErrorResponse(message=message).model_dump_json(exclude_none=True)}
-
-
 @pipeline_handler(correlation_id_path=correlation_paths.API_GATEWAY_REST)  # API Gateway's request id
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     limit = _settings().max_body_bytes
     if len(event.get("body") or "") > limit:  # before parsing: an oversized body is refused unread
         logger.warning("request body too large")
-        return _reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {limit} bytes")
+        return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {limit} bytes")
     if event.get("httpMethod") == "POST" and not _is_json(event):
         logger.warning("unsupported content type")
-        return _reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
-    plain = _plain(event)
+        return error_reply(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    plain = plain_event(event)
     if plain is None:
         logger.warning("body is not valid base64")
-        return _reply(HTTPStatus.BAD_REQUEST, "body is not valid base64 (of UTF-8 text)")
+        return error_reply(HTTPStatus.BAD_REQUEST, "body is not valid base64 (of UTF-8 text)")
     return app.resolve(plain, context)

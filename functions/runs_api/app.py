@@ -8,9 +8,6 @@ whoever API Gateway authenticated (SigV4): a stop records their ARN.
 
 # no `from __future__ import annotations`: Powertools reads the route signatures at run time
 
-import base64
-import binascii
-import json
 from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -25,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_pipeline.adapters.clients import DeadlineNear
 from ft_pipeline.adapters.event_bus import PublishError
+from ft_pipeline.api_bodies import error_reply, json_body, plain_event
 from ft_pipeline.lifecycle import RunState
 from ft_pipeline.observability import logger, metrics, pipeline_handler
 from ft_pipeline.runs import service
@@ -39,7 +37,7 @@ from ft_pipeline.runs.api_models import (
     SubmitRequest,
 )
 from ft_pipeline.runs.cursor import InvalidCursor
-from ft_pipeline.runs.service import InvalidRequest, RunNotFound, RunsDeps
+from ft_pipeline.runs.service import InvalidRequest, RunNotFound, RunsDeps, RunUnreadable
 from ft_pipeline.wiring import runs_deps
 
 MAX_BODY_BYTES = 64 * 1024  # a submission's options are at most 32 KB as JSON
@@ -47,22 +45,13 @@ RETRYABLE = {"ThrottlingException", "ProvisionedThroughputExceededException", "R
              "InternalServerError", "InternalFailure", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
 
 
-def _json_body(text: str) -> Any:
-    """json.loads, but every way a body is not JSON is a JSONDecodeError (which Powertools answers 422)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise
-    except (ValueError, RecursionError):  # an integer of 5000 digits, or [[[[... nested too deeply
-        raise json.JSONDecodeError("unreadable JSON", "", 0) from None
-
-
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=_json_body)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorAnswer}}}
     for code, text in ((404, "No such run"), (413, "Request body too large"),
                        (422, "A bad parameter: the message names it"),
+                       (502, "The run's record is damaged (the ledger answered what this version cannot read)"),
                        (503, "The ledger, bucket or bus did not answer: retry (Retry-After)"))
 }
 
@@ -140,6 +129,12 @@ def no_such_run(exc: RunNotFound) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, "no such run")
 
 
+@app.exception_handler(RunUnreadable)
+def unreadable_run(exc: RunUnreadable) -> Response[Any]:
+    metrics.add_metric(name="UnhandledError", unit="Count", value=1)  # the data needs a person: counted
+    return _error(HTTPStatus.BAD_GATEWAY, str(exc))
+
+
 @app.exception_handler(NotFoundError)
 def no_such_route(exc: NotFoundError) -> Response[Any]:
     return _error(HTTPStatus.NOT_FOUND, "no such route")
@@ -182,17 +177,12 @@ def unhandled(exc: Exception) -> Response[Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # before decoding: an oversized body is refused unread
-        return _reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
-    if event.get("isBase64Encoded") and body:
-        try:
-            event = {**event, "body": base64.b64decode(body, validate=True).decode("utf-8"), "isBase64Encoded": False}
-        except (binascii.Error, ValueError):
-            return _reply(HTTPStatus.UNPROCESSABLE_ENTITY, "body is not valid base64 of UTF-8 JSON")
+        return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
+    plain = plain_event(event)
+    if plain is None:
+        return error_reply(HTTPStatus.UNPROCESSABLE_ENTITY, "body is not valid base64 of UTF-8 JSON")
+    event = plain
     if len(event.get("body") or "") > MAX_BODY_BYTES:
-        return _reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
+        return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
     return app.resolve(event, context)
 
-
-def _reply(status: HTTPStatus, message: str) -> dict[str, Any]:
-    return {"statusCode": int(status), "headers": {"Content-Type": "application/json"},
-            "body": ErrorAnswer(message=message).model_dump_json(exclude_none=True)}

@@ -17,6 +17,7 @@ import pytest
 from local_emulation import iam
 from local_emulation.harness import LocalPipeline
 from tests.conftest import EVENTS, HEADLINES
+from tests.integration.test_deploy_and_teardown import trained as _trained  # upload, train, finish the job
 
 DATA = (HEADLINES / "validation.csv").read_bytes()
 READY = 20  # minutes: an emulated deployment is Active after 10, a PT InService after 20
@@ -32,17 +33,6 @@ UNREACHED: dict[str, dict[str, str]] = {}
 def _run(pipeline: LocalPipeline) -> dict:
     (run,) = pipeline.ledger()
     return run
-
-
-def _trained(pipeline: LocalPipeline, manifest: dict | None = None) -> dict:
-    if manifest is not None:
-        pipeline.upload("incoming/h.csv.options.json", json.dumps(manifest).encode())
-    pipeline.upload("incoming/h.csv", DATA)
-    pipeline.run()
-    (job,) = pipeline.bedrock.in_progress()
-    pipeline.bedrock.finish(job, "Completed")
-    pipeline.run()
-    return _run(pipeline)
 
 
 def _stop_event(pipeline: LocalPipeline, run_id: str) -> dict:

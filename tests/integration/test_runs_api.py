@@ -380,3 +380,34 @@ def test_no_link_to_rejected_records_that_have_expired(pipeline, server):
     assert "rejected.jsonl" in call(server, "GET", f"/runs/{run_id}")[1]["links"]
     pipeline.client("s3").delete_object(Bucket=pipeline.data_bucket, Key=f"datasets/{run_id}/rejected.jsonl")
     assert "rejected.jsonl" not in call(server, "GET", f"/runs/{run_id}")[1]["links"]  # the lifecycle rule ran
+
+
+def test_a_damaged_record_is_left_out_of_the_list_and_a_502_when_asked_for_never_a_500(pipeline, server):
+    pipeline.upload("incoming/h.csv", HEADLINES_CSV)
+    pipeline.run()
+    pipeline.client("dynamodb").put_item(TableName=pipeline.resource_name("LedgerTable"), Item={
+        "dataset_id": {"S": "damaged-0123456789"}, "listing": {"S": "run"}, "status": {"S": "NO_SUCH_STATE"},
+        "created_at": {"S": "not a time"}})  # garbage from the ledger, as a bad migration would leave it
+    status, listed = call(server, "GET", "/runs")
+    assert status == 200 and [r["status"] for r in listed["runs"]] == ["TRAINING"]  # the readable run stands
+    for method, path in (("GET", "/runs/damaged-0123456789"), ("POST", "/runs/damaged-0123456789/stop")):
+        status, answer = call(server, method, path)
+        assert status == 502 and "could not be read" in answer["message"], (path, answer)
+    assert pipeline.events_of("StopRequested") == []  # nothing sent for a run nobody can read
+
+
+def test_an_upload_url_past_its_expiry_is_refused_and_starts_nothing(pipeline, server, monkeypatch):
+    import time
+
+    from local_emulation import api_server
+
+    submitted = SubmitAnswer.model_validate(call(server, "POST", "/runs", {"filename": "late.csv"})[1])
+    later = time.time() + 16 * 60  # the URLs are valid for 15 minutes
+    monkeypatch.setattr(api_server.time, "time", lambda: later)
+    request = urllib.request.Request(submitted.data.url, data=HEADLINES_CSV, method="PUT",
+                                     headers=submitted.data.headers)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 403 and b"expired" in refused.value.read()
+    pipeline.run()
+    assert pipeline.ledger() == [] and pipeline.bedrock.jobs() == {}

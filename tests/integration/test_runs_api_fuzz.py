@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from local_emulation.harness import LocalPipeline
 from tests.conftest import EVENTS
 
-DOCUMENTED = {200, 201, 202, 404, 413, 422}
+DOCUMENTED = {200, 201, 202, 404, 413, 422}  # 502 only for a damaged record, which this never makes
 TEMPLATE_EVENT = json.loads((EVENTS / "runs_api_list.json").read_text())
 PARAMS = ["state", "since", "until", "key", "limit", "cursor", "other"]
 

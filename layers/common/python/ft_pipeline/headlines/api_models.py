@@ -6,6 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ft_pipeline.api_bodies import ErrorResponse
+
+__all__ = ["ErrorResponse"]  # the error answer both APIs share, importable from here as before
+
 MAX_HEADLINE_CHARS = 1_000  # longer is not a headline; the model reads 128 tokens at most anyway
 MAX_BATCH = 100  # one request stays well under API Gateway's 29 s and SageMaker's 6 MB
 
@@ -54,10 +58,7 @@ class ModelInfo(BaseModel):
     model_version: str | None
 
 
-class ErrorResponse(BaseModel):
-    message: str
-    details: list[dict[str, str]] | None = Field(
-        None, description="422 only: the fields (by schema path, never the input) and what is wrong with them")
+# ErrorResponse: the error answer both APIs share (ft_pipeline/api_bodies.py)
 
 
 # --- what the SageMaker endpoint answers (not part of the API) -----------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ft_pipeline.api_bodies import ErrorResponse
 from ft_pipeline.lifecycle import RunState, ServingState
 
 MAX_PAGE = 100
@@ -18,9 +19,7 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorAnswer(_Answer):
-    message: str
-    details: list[dict[str, str]] | None = None
+ErrorAnswer = ErrorResponse  # the error answer both APIs share (ft_pipeline/api_bodies.py)
 
 
 class StateTime(_Answer):

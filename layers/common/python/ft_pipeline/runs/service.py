@@ -49,6 +49,10 @@ class RunNotFound(LookupError):
     pass
 
 
+class RunUnreadable(RuntimeError):
+    """502: the ledger holds an item for this id that is not a run record this version can read."""
+
+
 class InvalidRequest(ValueError):
     """422: the message names the parameter and what is wrong with it."""
 
@@ -115,7 +119,11 @@ def list_runs(deps: RunsDeps, *, state: RunState | None = None, since: str | Non
 
 
 def _record(deps: RunsDeps, run_id: str) -> RunRecord:
-    record = deps.ledger.get(run_id) if RUN_ID.fullmatch(run_id) else None
+    try:
+        record = deps.ledger.get(run_id) if RUN_ID.fullmatch(run_id) else None
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError: a damaged item
+        logger.error("a run record could not be read", extra={"run_id": run_id, "error": type(exc).__name__})
+        raise RunUnreadable("the run's record could not be read; the operators are alarmed") from None
     if record is None:
         raise RunNotFound("no such run")
     return record
