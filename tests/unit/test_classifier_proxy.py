@@ -491,4 +491,5 @@ def test_one_invoke_attempt_fits_the_lambda_timeout_and_api_gateways_limit():
         "sagemaker-runtime", config=sagemaker_endpoint._runtime_config())
     assert client.meta.config.retries["total_max_attempts"] == 1  # what botocore will actually do
     assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2, 24)
-    assert "max_attempts" in sagemaker_endpoint.RUNTIME_CONFIG.retries  # clients never rewrite the shared one
+    # clients never rewrite the shared one
+    assert sagemaker_endpoint.RUNTIME_CONFIG.retries == {"mode": "standard", "total_max_attempts": 1}

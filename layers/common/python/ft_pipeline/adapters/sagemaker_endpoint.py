@@ -37,43 +37,25 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from urllib3.exceptions import HTTPError as URLLib3Error
 
+from ft_pipeline.adapters.clients import CallProfile
 from ft_pipeline.headlines.service import EndpointStatusUnknown, ModelAnswerInvalid
 
-# InvokeEndpoint: one attempt, INVOKE_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) < the Lambda's 28 s
-CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 24
-INVOKE_ATTEMPTS = 1
-# DescribeEndpoint
-CONTROL_CONNECT_TIMEOUT_S = 2
-CONTROL_READ_TIMEOUT_S = 3
-CONTROL_ATTEMPTS = 2
+# the same call profiles as every other client (adapters/clients.py), sized for the proxy's 28 s:
+# InvokeEndpoint one attempt, 2 s + 24 s; DescribeEndpoint (health, model info) 2 attempts of 2 s + 3 s
+INVOKE = CallProfile(connect_timeout=2, read_timeout=24, max_attempts=1)
+DESCRIBE = CallProfile(connect_timeout=2, read_timeout=3, max_attempts=2)
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, INVOKE_ATTEMPTS = INVOKE.connect_timeout, INVOKE.read_timeout, INVOKE.max_attempts
+CONTROL_CONNECT_TIMEOUT_S, CONTROL_READ_TIMEOUT_S, CONTROL_ATTEMPTS = (
+    DESCRIBE.connect_timeout, DESCRIBE.read_timeout, DESCRIBE.max_attempts)
 RETRY_AFTER_S = 10  # what a 503 for a starting, not-ready or throttled endpoint tells the client to wait
 
 
-class _Config(Config):
-    """A Config that hands out a copy of `retries`: botocore rewrites the dict it reads in place when it creates a
-    client (it drops max_attempts), which would otherwise change these shared constants for every later reader."""
-
-    @property  # type: ignore[override]
-    def retries(self) -> dict[str, Any] | None:
-        return dict(self._retries) if self._retries is not None else None
-
-    @retries.setter
-    def retries(self, value: dict[str, Any] | None) -> None:
-        self._retries = dict(value) if value is not None else None
-
-
 def _runtime_config() -> Config:
-    # total_max_attempts counts the first request; botocore's own max_attempts counts retries (kept consistent)
-    return _Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S, max_pool_connections=10,
-                   retries={"mode": "standard", "total_max_attempts": INVOKE_ATTEMPTS,
-                            "max_attempts": INVOKE_ATTEMPTS - 1})
+    return INVOKE.config()
 
 
 def _control_config() -> Config:
-    return _Config(connect_timeout=CONTROL_CONNECT_TIMEOUT_S, read_timeout=CONTROL_READ_TIMEOUT_S,
-                   retries={"mode": "standard", "total_max_attempts": CONTROL_ATTEMPTS,
-                            "max_attempts": CONTROL_ATTEMPTS - 1})
+    return DESCRIBE.config()
 
 
 # for readers and tests (each client still gets a Config of its own)
