@@ -2,8 +2,8 @@
 
 GET /runs, GET /runs/{run_id}, POST /runs/{run_id}/stop, POST /runs. Every answer is JSON; errors have a
 `message`: 404 no such run (or route), 422 a bad parameter (named), 503 the ledger, bucket or bus did not
-answer (Retry-After), 500 only for a bug (logged, counted as the UnhandledError metric). The caller is
-whoever API Gateway authenticated (SigV4): a stop records their ARN.
+answer (Retry-After), 502 AWS refused the call or a record is damaged, 500 only for a bug (logged, counted as
+the UnhandledError metric). The caller is whoever API Gateway authenticated (SigV4): a stop records their ARN.
 """
 
 # no `from __future__ import annotations`: Powertools reads the route signatures at run time
@@ -51,7 +51,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"model": ErrorAnswer}}}
     for code, text in ((404, "No such run"), (413, "Request body too large"),
                        (422, "A bad parameter: the message names it"),
-                       (502, "The run's record is damaged (the ledger answered what this version cannot read)"),
+                       (502, "AWS refused the call (configuration), or the run's record is damaged"),
                        (503, "The ledger, bucket or bus did not answer: retry (Retry-After)"))
 }
 
@@ -150,12 +150,15 @@ def _retry_later(exc: Exception) -> Response[Any]:
 @app.exception_handler(ClientError)
 def aws_refused(exc: ClientError) -> Response[Any]:
     """Throttled or failing on AWS's side: 503, worth a retry. Anything else (denied, invalid) is this stack's
-    fault, which a retry will not mend: a 500, logged and counted."""
+    configuration, which a retry will not mend: a 502, logged and counted for the alarm."""
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
     if error.get("Code") in RETRYABLE or status >= 500 or status == 429:
         return _retry_later(exc)
-    return unhandled(exc)
+    logger.error("AWS refused a call of the runs API", extra={"code": error.get("Code")})
+    metrics.add_metric(name="UnhandledError", unit="Count", value=1)
+    return _error(HTTPStatus.BAD_GATEWAY, "the pipeline's storage refused the request (a configuration problem); "
+                                          "the operators are alarmed")
 
 
 @app.exception_handler(BotoCoreError)  # unreachable, timed out, a connection closed
