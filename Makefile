@@ -8,13 +8,16 @@ export PYTHONPATH := layers/common/python:.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help demo faults test unit integration contract validate serve openapi stop-run state-diagram bench lint template-check sam-validate cfn-lint checkov sam-build clean
+.PHONY: help demo demo-import check-model merge-lora faults test unit integration contract validate serve openapi stop-run state-diagram bench lint template-check sam-validate cfn-lint checkov sam-build clean
 
 help:
 	@echo "make demo                      run the pipeline locally on the bundled headlines (no AWS needed)"
 	@echo "make test                      run the tests"
 	@echo "make faults [SCENARIO=name]    deploy/teardown fault scenarios end to end: what each leaves alive, and its cost"
 	@echo "make validate FILE=path [BASE_MODEL=id] [OUT=dir] [OPTIONS=file]   validate a local dataset"
+	@echo "make demo-import               bring your own model: a tiny Llama built on the spot, imported, evaluated"
+	@echo "make check-model DIR=path [WRITE_MANIFEST=1 TEST_SET=name BASE_MODEL_ID=id REGION=r]   Custom Model Import checks"
+	@echo "make merge-lora BASE=dir ADAPTER=dir OUT=dir   merge a PEFT LoRA adapter into its base (for import)"
 	@echo "make bench                     validator vs. the JSON parse limit; hostile uploads; classifier; evaluation"
 	@echo "make serve                     the classification API and the runs API on localhost (a local pipeline)"
 	@echo ".venv/bin/ft-pipeline --help   the runs command-line tool (a deployed stack, or make serve's URL)"
@@ -24,7 +27,7 @@ help:
 	@echo "make template-check            sam validate --lint, cfn-lint on the translated stack, checkov, sam build"
 	@echo "sam build && sam deploy        deploy to your AWS account (see README)"
 
-$(VENV)/.installed: requirements-dev.txt requirements-ml.txt layers/common/python/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt requirements-ml.txt requirements-import.txt layers/common/python/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -33,6 +36,19 @@ $(VENV)/.installed: requirements-dev.txt requirements-ml.txt layers/common/pytho
 
 demo: $(VENV)/.installed
 	$(PY) -m local_emulation.demo
+
+demo-import: $(VENV)/.installed
+	$(PY) -m local_emulation.demo_import $(if $(MODEL),--model "$(MODEL)")
+
+check-model: $(VENV)/.installed
+	@test -n "$(DIR)" || (echo "usage: make check-model DIR=path [WRITE_MANIFEST=1 TEST_SET=name BASE_MODEL_ID=id REGION=r]" && exit 2)
+	$(PY) -m local_emulation.check_model "$(DIR)" $(if $(WRITE_MANIFEST),--write-manifest) \
+		$(if $(TEST_SET),--test-set "$(TEST_SET)") $(if $(BASE_MODEL_ID),--base-model-id "$(BASE_MODEL_ID)") \
+		$(if $(REGION),--region "$(REGION)")
+
+merge-lora: $(VENV)/.installed
+	@test -n "$(BASE)" -a -n "$(ADAPTER)" -a -n "$(OUT)" || (echo "usage: make merge-lora BASE=dir ADAPTER=dir OUT=dir" && exit 2)
+	$(PY) -m ml.model_import.merge_lora --base "$(BASE)" --adapter "$(ADAPTER)" --out "$(OUT)"
 
 faults: $(VENV)/.installed
 	$(PY) -m local_emulation.fault_scenarios $(if $(SCENARIO),--scenario "$(SCENARIO)")

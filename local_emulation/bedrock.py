@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -29,6 +30,7 @@ from moto.bedrock.models import BedrockBackend, bedrock_backends
 
 from ft_pipeline.clock import clock
 from ft_pipeline.contracts import BedrockJobStateChange, BedrockJobStateChangeDetail
+from local_emulation.bedrock_import import ImportEmulator
 from local_emulation.bedrock_runtime import ConverseEmulator
 from local_emulation.bedrock_serving import ServingEmulator
 from local_emulation.template import ACCOUNT_ID, REGION
@@ -93,6 +95,7 @@ class BedrockEmulator:
         self.models: dict[str, EmulatedModel] = {}  # custom model ARN -> model
         self.serving = ServingEmulator()  # provisioned throughputs and custom model deployments
         self.converse = ConverseEmulator(self)  # the evaluation's questions
+        self.imports = ImportEmulator(pipeline)  # Custom Model Import jobs and the models they make
         self._moto_stop: Any = None
         self._moto_delete_model: Any = None
 
@@ -103,8 +106,10 @@ class BedrockEmulator:
         BedrockBackend.delete_custom_model = _delete_custom_model_as_aws_does  # type: ignore[method-assign]
         self.serving.install()
         self.converse.install()
+        self.imports.install()
 
     def uninstall(self) -> None:
+        self.imports.uninstall()
         self.converse.uninstall()
         self.serving.uninstall()
         if self._moto_stop is not None:
@@ -203,16 +208,22 @@ class BedrockEmulator:
         return steps[-1][2], (val_rows[-1][2] if val_rows else None)
 
     def _few_shot_base(self, job: Any, train: list[tuple[str, str]], classes: list[str]) -> None:
-        """The base model's honest stand-in: the same learner, shown only FEW_SHOT examples of each label."""
+        base = job.base_model_identifier
+        # as trained (…:0:128k) and as invoked (…:0)
+        self.stand_in_base_model({base, ":".join(base.split(":")[:2])}, train)
+
+    def stand_in_base_model(self, model_ids: Iterable[str], train: list[tuple[str, str]]) -> None:
+        """The base model's honest stand-in: the same learner, shown only FEW_SHOT examples of each label (an
+        imported model's manifest names its base model: the demo stands it in from the same headlines)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import SGDClassifier
 
+        classes = sorted({c for _, c in train})
         shots = [pair for label in classes for pair in [p for p in train if p[1] == label][:FEW_SHOT]]
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
         model = SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0, max_iter=50, tol=None)
         model.fit(vectorizer.fit_transform([p for p, _ in shots]), [c for _, c in shots])
-        base = job.base_model_identifier
-        for model_id in {base, ":".join(base.split(":")[:2])}:  # as trained (…:0:128k) and as invoked (…:0)
+        for model_id in model_ids:
             self.converse.base_models[model_id] = EmulatedModel(model, vectorizer)
 
     def _write_artifacts(self, job: Any, steps: list[tuple[int, int, float]], val_rows: list[tuple[int, int, float]],

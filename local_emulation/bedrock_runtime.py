@@ -5,6 +5,7 @@ response shapes (bedrock-runtime 2023-09-30), errors included.
 
 - A deployment's or a provisioned throughput's ARN answers with the emulated custom model behind it (the
   classifier the emulated job trained), once the resource is Active / InService; otherwise an error, as AWS does.
+- An imported model's ARN answers with the model itself (`bedrock_import.py`): the uploaded folder, run locally.
 - A base model's id answers with an honest stand-in for the untuned model: the same learner given only a
   handful of examples per label (few-shot), built when the emulated job trained. Neither is an LLM.
 - `delay_s` makes every answer take that long (the bench's fixed-latency model); `throttle_next(n)` refuses
@@ -57,7 +58,7 @@ class ConverseEmulator:
     def throttle_next(self, calls: int) -> None:
         self._throttle = calls
 
-    def answer(self, model_id: str, prompt: str) -> str:
+    def answer(self, model_id: str, prompt: str, system: str | None = None, max_tokens: int = 512) -> str:
         with self._lock:
             self.calls += 1
             if self._throttle > 0:
@@ -65,6 +66,8 @@ class ConverseEmulator:
                 raise ThrottlingException("Too many requests, please wait before trying again.")
         if self.delay_s:
             time.sleep(self.delay_s)
+        if ":imported-model/" in model_id:  # the folder the user uploaded, run for real
+            return self.bedrock.imports.converse(model_id, system, prompt, max_tokens)[0]
         if ":custom-model-deployment/" in model_id or ":provisioned-model/" in model_id:
             mode = "on-demand" if ":custom-model-deployment/" in model_id else "provisioned"
             resource = self.bedrock.serving.find(mode, model_id)  # ResourceNotFoundException once deleted
@@ -89,9 +92,10 @@ def _converse(self: BedrockRuntimeResponse) -> ActionResult:
     if not messages or messages[-1].get("role") != "user":
         raise ValidationException("A conversation must end with a user message.")
     prompt = "\n".join(block.get("text", "") for block in messages[-1].get("content", []))
-    started = time.perf_counter()
-    text = _active.answer(model_id, prompt)
+    system = "\n".join(block.get("text", "") for block in self._get_param("system") or []) or None
     max_tokens = int(config.get("maxTokens") or 512)
+    started = time.perf_counter()
+    text = _active.answer(model_id, prompt, system, max_tokens)
     words = text.split()
     if len(words) > max_tokens:  # about a token a word: the budget cuts the answer, as AWS does
         text, stop = " ".join(words[:max_tokens]), "max_tokens"

@@ -504,6 +504,28 @@ def _bedrock(env: Environment, op: str, p: dict[str, Any]) -> list[Request]:
             out += [Request(a, key, via) for a in ("kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey",
                                                    "kms:Decrypt")]
         return out
+    if op == "CreateModelImportJob":  # the job, the model it makes, the service role; tags on both
+        job = _named(env, "model-import-job", p["jobName"])
+        model = _named(env, "imported-model", p["importedModelName"])
+        tags = _tag_context((p.get("jobTags") or []) + (p.get("importedModelTags") or []))
+        out = [Request("bedrock:CreateModelImportJob", arn, tags) for arn in (job, model)]
+        out.append(Request("iam:PassRole", p["roleArn"], {"iam:PassedToService": "bedrock.amazonaws.com"}))
+        if p.get("jobTags"):
+            out.append(Request("bedrock:TagResource", job, _tag_context(p["jobTags"])))
+        if p.get("importedModelTags"):
+            out.append(Request("bedrock:TagResource", model, _tag_context(p["importedModelTags"])))
+        if p.get("importedModelKmsKeyId"):
+            key = env.kms_key_arn(p["importedModelKmsKeyId"])
+            via = {"kms:ViaService": f"bedrock.{env.region}.amazonaws.com"}
+            out += [Request(a, key, via) for a in ("kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey",
+                                                   "kms:Decrypt")]
+        return out
+    if op == "GetModelImportJob":
+        job = _named(env, "model-import-job", p["jobIdentifier"])
+        return [Request(f"bedrock:{op}", job, _resource_tags(env, job))]
+    if op in ("GetImportedModel", "DeleteImportedModel"):
+        arn = _named(env, "imported-model", p["modelIdentifier"])
+        return [Request(f"bedrock:{op}", arn, _resource_tags(env, arn))]
     if op in ("GetModelCustomizationJob", "StopModelCustomizationJob"):
         job = _named(env, "model-customization-job", p["jobIdentifier"])
         return [Request(f"bedrock:{op}", job, _resource_tags(env, job))]
@@ -529,7 +551,7 @@ def _bedrock(env: Environment, op: str, p: dict[str, Any]) -> list[Request]:
         arn = _named(env, "custom-model", p["modelIdentifier"])
         return [Request(f"bedrock:{op}", arn, _resource_tags(env, arn))]
     if op in ("ListProvisionedModelThroughputs", "ListCustomModelDeployments", "ListCustomModels",
-              "ListModelCustomizationJobs", "ListFoundationModels"):
+              "ListModelCustomizationJobs", "ListFoundationModels", "ListModelImportJobs", "ListImportedModels"):
         return [Request(f"bedrock:{op}", "*")]
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
         arn = unquote(p["resourceARN"])

@@ -29,8 +29,17 @@ from ft_pipeline.contracts import (
     EvaluationCompletedDetail,
     EvaluationFailed,
     EvaluationFailedDetail,
+    ImportedModelRef,
+    ImportFailed,
+    ImportFailedDetail,
+    ImportStarted,
+    ImportStartedDetail,
     ModelDeployed,
     ModelDeployedDetail,
+    ModelImported,
+    ModelImportedDetail,
+    ModelRejected,
+    ModelRejectedDetail,
     ModelTrained,
     ModelTrainedDetail,
     ObjectRef,
@@ -167,6 +176,60 @@ API_FIXTURES = {
     "api_health.json": ("GET", "/health", None),
     "api_model.json": ("GET", "/model", None),
 }
+
+
+def _import_fixtures() -> dict:
+    """A model folder under models/ (Custom Model Import): its upload, and the run's events."""
+    folder = f"s3://{BUCKET}/models/tiny-llama/"
+    run_id = "tiny-llama-0123456789"
+    source = ObjectRef(bucket=BUCKET, key="models/tiny-llama/import-manifest.json",
+                       version_id="Yl2mFq0p7Xx3bGvHnT9kZc1wQe5rUs8o", etag="5d41402abc4b2a76b9719d911017c592")
+    job_arn = "arn:aws:bedrock:us-east-1:123456789012:model-import-job/a1b2c3d4e5f6"
+    model_arn = "arn:aws:bedrock:us-east-1:123456789012:imported-model/0f1e2d3c4b5a"
+    started = ImportedModelRef(folder_uri=folder, job_name=f"ftp-import-{run_id}", job_arn=job_arn,
+                               imported_model_name=f"ftp-imported-{run_id}")
+    imported = started.model_copy(update={"imported_model_arn": model_arn})
+    labels = ["business", "entertainment", "health", "science"]
+    return {
+        "s3_object_created_model_file.json": s3_event("models/tiny-llama/model.safetensors",
+                                                      "6c2f1a3b-0000-4c55-9b1e-2f4a0c6b7d82"),
+        "s3_object_created_import_manifest.json": s3_event("models/tiny-llama/import-manifest.json",
+                                                           "6c2f1a3b-0000-4c55-9b1e-2f4a0c6b7d83"),
+        "step_retry_requested_import.json": StepRetryRequested(
+            id="2e72ed00-0000-4000-8000-000000000005", detail_type=StepRetryRequested.DETAIL_TYPE,
+            source=StepRetryRequested.SOURCE, time=TIME,
+            detail=StepRetryRequestedDetail(
+                run_id=run_id, source=source, step="import", retry=1,
+                reason="no outcome from import by 2026-11-23T12:15:30.000Z (its lease lapsed)",
+                event_id=f"{run_id}:import_start_retried@2026-11-23T12:20:00.000Z")),
+        "model_rejected.json": ModelRejected(
+            id="1a9e0000-0000-4000-8000-000000000001", detail_type=ModelRejected.DETAIL_TYPE,
+            source=ModelRejected.SOURCE, time=TIME, resources=[folder],
+            detail=ModelRejectedDetail(
+                run_id=run_id, source=source, folder_uri=folder, check_uri=f"s3://{BUCKET}/datasets/{run_id}/"
+                                                                           "import-check.json",
+                reasons=["models/tiny-llama/pytorch_model.bin: Bedrock imports safetensors weights only; convert it "
+                         "with safetensors.torch.save_file"])),
+        "import_started.json": ImportStarted(
+            id="1a9e0000-0000-4000-8000-000000000002", detail_type=ImportStarted.DETAIL_TYPE,
+            source=ImportStarted.SOURCE, time=TIME, resources=[job_arn],
+            detail=ImportStartedDetail(run_id=run_id, source=source, model_import=started)),
+        "model_imported.json": ModelImported(
+            id="1a9e0000-0000-4000-8000-000000000003", detail_type=ModelImported.DETAIL_TYPE,
+            source=ModelImported.SOURCE, time=TIME, resources=[model_arn],
+            detail=ModelImportedDetail(
+                run_id=run_id, source=source, model_import=imported,
+                test_data_uri=f"s3://{BUCKET}/datasets/{run_id}/test.jsonl", labels=labels,
+                base_model_id="meta.llama3-2-1b-instruct-v1:0",
+                options={"evaluation": {"enabled": True, "compare_with_base_model": True, "max_examples": 200,
+                                        "max_tokens": 16, "base_model_id": "meta.llama3-2-1b-instruct-v1:0"},
+                         "deployment": {"mode": "none"}})),
+        "import_failed.json": ImportFailed(
+            id="1a9e0000-0000-4000-8000-000000000004", detail_type=ImportFailed.DETAIL_TYPE,
+            source=ImportFailed.SOURCE, time=TIME, resources=[job_arn],
+            detail=ImportFailedDetail(run_id=run_id, source=source, model_import=started,
+                                      reason="the import job failed: Unsupported model configuration.")),
+    }
 
 
 def main(target: Path = EVENTS) -> None:
@@ -320,6 +383,7 @@ def main(target: Path = EVENTS) -> None:
             detail=EvaluationFailedDetail(run_id="headlines-0123456789", source=source,
                                           reason="2 of 4 chunks were not answered in 3 attempts")),
     }
+    fixtures |= _import_fixtures()
     target.mkdir(exist_ok=True)
     for name, event in fixtures.items():
         data = event.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -105,6 +105,17 @@ def run_detail(run: dict[str, Any]) -> str:
                     ("loss", losses), ("failure", training.get("failure_message"))])
     if block:
         lines += ["training:", *block]
+    imported = run.get("model_import") or {}
+    size = imported.get("weights_bytes")
+    block = _pairs([("folder", imported.get("folder_uri")),
+                    ("checked", " ".join(x for x in (imported.get("architecture"), f"({imported['family']})"
+                                                     if imported.get("family") else None,
+                                                     f"{size / 1e6:,.1f} MB" if size else None) if x)),
+                    ("warnings", "; ".join(imported.get("warnings") or [])), ("job", imported.get("job_name")),
+                    ("imported model", imported.get("imported_model_arn")),
+                    ("failure", imported.get("failure_message"))])
+    if block:
+        lines += ["import:", *block]
     block = _pairs([("base model", model.get("base_model")), ("custom model", model.get("custom_model_arn")),
                     ("deleted", short_time(model["deleted_at"]) if model.get("deleted_at") else None)])
     if block:

@@ -16,7 +16,11 @@ from ft_pipeline.contracts import (
     DeploymentStarted,
     EvaluationCompleted,
     EvaluationFailed,
+    ImportFailed,
+    ImportStarted,
     ModelDeployed,
+    ModelImported,
+    ModelRejected,
     ModelTrained,
     RunCompleted,
     RunStopped,
@@ -48,6 +52,10 @@ MODELS = {
     "run_stopped": RunStopped,
     "evaluation_completed": EvaluationCompleted,
     "evaluation_failed": EvaluationFailed,
+    "model_rejected": ModelRejected,
+    "import_started": ImportStarted,
+    "model_imported": ModelImported,
+    "import_failed": ImportFailed,
 }
 
 

@@ -266,6 +266,32 @@ def classification_api(pipeline: LocalPipeline) -> None:
         pipeline.invoke("ClassifyHeadlineFunction", json.loads((EVENTS / name).read_text()))
 
 
+def a_model_folder_imported_and_evaluated(pipeline: LocalPipeline) -> None:
+    from tests.integration.test_model_import import READY as IMPORTED
+    from tests.integration.test_model_import import the_import, upload_tiny_model
+
+    upload_tiny_model(pipeline)  # a real tiny model with a test set: asked on demand by the evaluation
+    pipeline.advance(minutes=IMPORTED + 10)
+    assert the_import(pipeline)["status"] == "COMPLETED"
+
+
+def a_model_folder_rejected_and_notified(pipeline: LocalPipeline) -> None:
+    from tests.integration.test_model_import import folder_files, the_import, upload_folder
+
+    upload_folder(pipeline, folder_files(**{"pytorch_model.bin": b"\0" * 64}))
+    assert the_import(pipeline)["status"] == "REJECTED"
+
+
+def an_import_create_answered_with_a_conflict_finds_its_job_by_name(pipeline: LocalPipeline) -> None:
+    from tests.integration.test_model_import import READY as IMPORTED
+    from tests.integration.test_model_import import folder_files, the_import, upload_folder
+
+    pipeline.faults.fail("bedrock.CreateModelImportJob", "ConflictException", after=True)  # landed; answer lost
+    upload_folder(pipeline, folder_files())
+    pipeline.advance(minutes=IMPORTED)
+    assert the_import(pipeline)["status"] == "COMPLETED"
+
+
 SCENARIOS: list[tuple[Callable[[LocalPipeline], None], dict[str, str]]] = [
     (on_demand_evaluated_gate_fails_and_the_model_is_deleted, {}),
     (provisioned_throughput_served_and_deleted, PT_PRICED),
@@ -292,6 +318,9 @@ SCENARIOS: list[tuple[Callable[[LocalPipeline], None], dict[str, str]]] = [
     (the_last_chunk_dies_before_finishing_and_the_sweeper_finishes, {}),
     (runs_api, {}),
     (classification_api, {"HeadlineEndpointName": ENDPOINT}),
+    (a_model_folder_imported_and_evaluated, {}),
+    (a_model_folder_rejected_and_notified, {}),
+    (an_import_create_answered_with_a_conflict_finds_its_job_by_name, {}),
 ]
 
 

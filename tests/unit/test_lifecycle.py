@@ -55,18 +55,22 @@ def test_transitions_that_create_a_run_have_no_other_source():
             assert t.sources == {INITIAL}, t.name
 
 
-def test_undeclared_and_planned_transitions_are_refused():
+def test_undeclared_and_planned_transitions_are_refused(monkeypatch):
     with pytest.raises(UndeclaredTransition, match="no transition named"):
         lifecycle.transition("training_teleported")
+    planned = lifecycle.Transition("model_teleported", frozenset({RunState.IMPORTED}), RunState.COMPLETED,
+                                   lifecycle.Step.IMPORT, planned=True)
+    monkeypatch.setitem(TRANSITIONS, planned.name, planned)
     with pytest.raises(UndeclaredTransition, match="planned"):
-        lifecycle.transition("import_started")
+        lifecycle.transition("model_teleported")
+    assert planned not in lifecycle.implemented()
     assert lifecycle.transition("training_started").target is RunState.TRAINING
 
 
 def test_terminal_states_are_the_ends_a_user_expects_today():
     assert lifecycle.terminal_states() == {RunState.REJECTED, RunState.TRAINING_FAILED, RunState.TRAINING_STOPPED,
                                            RunState.DEPLOYMENT_FAILED, RunState.EVALUATION_FAILED, RunState.COMPLETED,
-                                           RunState.STOPPED}
+                                           RunState.STOPPED, RunState.IMPORT_FAILED}
 
 
 def test_the_readme_shows_the_lifecycle_as_the_table_declares_it():

@@ -243,7 +243,7 @@ class StopRequestedDetail(BaseModel):
 class StepRetryRequestedDetail(_PipelineDetail):
     """The sweeper asks a step to try again: its lease lapsed (the step died) and no outcome was recorded."""
 
-    step: Literal["validate", "start_training", "deploy", "evaluate"]
+    step: Literal["validate", "start_training", "deploy", "evaluate", "import"]
     retry: int  # 1 for the first retry the sweeper asks for
     reason: str
 
@@ -397,10 +397,70 @@ class RunStopped(EventBridgeEvent[RunStoppedDetail]):
     DETAIL_TYPE: ClassVar[str] = "RunStopped"
 
 
+# --- Custom Model Import (a model folder under models/) ---------------------------------------------------
+
+
+class ImportedModelRef(BaseModel):
+    """A run's import job and the model it makes (Bedrock names both from the run id)."""
+
+    folder_uri: str  # s3://bucket/models/<name>/
+    job_name: str
+    job_arn: str | None = None
+    imported_model_name: str
+    imported_model_arn: str | None = None  # once the job completed
+
+
+class ModelRejectedDetail(_PipelineDetail):
+    """The folder breaks what Bedrock documents for import; nothing was sent to Bedrock."""
+
+    folder_uri: str
+    reasons: list[str]  # every problem, each naming its file (and line or field)
+    check_uri: str | None  # the full verdict, as JSON
+
+
+class ImportStartedDetail(_PipelineDetail):
+    model_import: ImportedModelRef
+
+
+class ModelImportedDetail(_PipelineDetail):
+    """What an evaluation needs: the imported model to call (on demand), the test set, the labels."""
+
+    model_import: ImportedModelRef
+    test_data_uri: str | None
+    labels: list[str] | None = None
+    base_model_id: str | None = None
+    options: dict[str, Any]
+
+
+class ImportFailedDetail(_PipelineDetail):
+    model_import: ImportedModelRef | None
+    reason: str
+
+
+class ModelRejected(EventBridgeEvent[ModelRejectedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.model-import"
+    DETAIL_TYPE: ClassVar[str] = "ModelRejected"
+
+
+class ImportStarted(EventBridgeEvent[ImportStartedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.model-import"
+    DETAIL_TYPE: ClassVar[str] = "ImportStarted"
+
+
+class ModelImported(EventBridgeEvent[ModelImportedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.model-import"
+    DETAIL_TYPE: ClassVar[str] = "ModelImported"
+
+
+class ImportFailed(EventBridgeEvent[ImportFailedDetail]):
+    SOURCE: ClassVar[str] = f"{PIPELINE_SOURCE_PREFIX}.model-import"
+    DETAIL_TYPE: ClassVar[str] = "ImportFailed"
+
+
 PIPELINE_EVENTS: tuple[type[EventBridgeEvent[Any]], ...] = (
     DatasetValidated, DatasetRejected, CustomizationStarted, ModelTrained, TrainingFailed, StopRequested,
     StepRetryRequested, DeploymentStarted, DeploymentQueued, ModelDeployed, DeploymentFailed, RunCompleted,
-    RunStopped, EvaluationCompleted, EvaluationFailed,
+    RunStopped, EvaluationCompleted, EvaluationFailed, ModelRejected, ImportStarted, ModelImported, ImportFailed,
 )
 # what the pipeline itself emits (through the ledger's outbox), by detail-type
 EMITTED_EVENTS: dict[str, type[EventBridgeEvent[Any]]] = {

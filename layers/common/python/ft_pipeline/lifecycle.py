@@ -39,11 +39,11 @@ class RunState(StrEnum):
     DEPLOYMENT_FAILED = "DEPLOYMENT_FAILED"
     COMPLETED = "COMPLETED"
     STOPPED = "STOPPED"  # a user stopped the run after training: whatever it created is deleted
-    # planned for the next steps (evaluate, import); no implemented transition reaches them yet
     EVALUATING = "EVALUATING"
     EVALUATED = "EVALUATED"
     EVALUATION_FAILED = "EVALUATION_FAILED"
-    IMPORTING = "IMPORTING"
+    # a model folder uploaded under models/ (Custom Model Import): checked, then imported by Bedrock
+    IMPORTING = "IMPORTING"  # the job's name is recorded; then the job exists and is polled (no event exists)
     IMPORTED = "IMPORTED"
     IMPORT_FAILED = "IMPORT_FAILED"
 
@@ -193,7 +193,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
            "created is deleted"),
     _t("run_completed", {S.DEPLOYED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", lease=LeaseChange.CLEAR,
        why="no evaluation (evaluation.enabled false, or it never started): the deployment is deleted"),
-    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED, S.EVALUATING, S.EVALUATED}, S.STOPPED,
+    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED, S.EVALUATING, S.EVALUATED, S.IMPORTED},
+       S.STOPPED,
        Step.STOP, "RunStopped", lease=LeaseChange.CLEAR,
        why="a user's stop after training: what was created is deleted"),
     # --- evaluation (ModelDeployed): chunks fanned out over a queue, the last one writes the report --------------
@@ -209,11 +210,35 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        lease=LeaseChange.CLEAR, why="chunks still missing after every retry: the deployment is deleted"),
     _t("evaluated_run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted",
        lease=LeaseChange.CLEAR, why="the deployment is kept if asked for and the gate passed, otherwise deleted"),
-    # --- planned: evaluate, import (the next issues) ---------------------------------------------------------
-    _t("import_started", {INITIAL}, S.IMPORTING, Step.IMPORT, "ImportStarted", planned=True),
-    _t("import_completed", {S.IMPORTING}, S.IMPORTED, Step.IMPORT, "ModelImported", planned=True),
-    _t("import_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", planned=True),
-    _t("imported_evaluation_started", {S.IMPORTED}, S.EVALUATING, Step.EVALUATE, planned=True),
+    # --- Custom Model Import (a model folder under models/): checked, imported, evaluated on demand -----------
+    _t("import_claimed", {INITIAL}, S.IMPORTING, Step.IMPORT, lease=LeaseChange.TAKE,
+       why="every listed file is there: the folder's run is claimed and the job's name recorded before the checks"),
+    _t("import_taken_over", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.TAKEOVER, lease=LeaseChange.TAKE,
+       why="a retry takes over from a start that died or gave its lease back"),
+    _t("import_start_released", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.HOLDER,
+       lease=LeaseChange.TAKE, why="a create that failed gives its lease back for the retry"),
+    _t("import_rejected", {S.IMPORTING}, S.REJECTED, Step.IMPORT, "ModelRejected", guard=Guard.HOLDER,
+       lease=LeaseChange.CLEAR, why="the folder breaks what Bedrock documents for import: every problem is listed"),
+    _t("import_checked", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.HOLDER,
+       why="the folder passed the checks: the verdict, the test set and the options are recorded before the create"),
+    _t("import_started", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, "ImportStarted", lease=LeaseChange.CLEAR,
+       why="the job exists (created now, or found by its name): the sweeper polls it"),
+    _t("import_start_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", guard=Guard.HOLDER,
+       lease=LeaseChange.CLEAR, why="Bedrock refused the job (its role, its quota, the request)"),
+    _t("import_start_retried", {S.IMPORTING}, S.IMPORTING, Step.SWEEP, "StepRetryRequested", guard=Guard.TAKEOVER,
+       lease=LeaseChange.TAKE, why="the start died before its job existed"),
+    _t("import_start_abandoned", {S.IMPORTING}, S.IMPORT_FAILED, Step.SWEEP, "ImportFailed", guard=Guard.TAKEOVER,
+       lease=LeaseChange.CLEAR, why=f"the start died {MAX_ATTEMPTS} times and no job exists"),
+    _t("import_completed", {S.IMPORTING}, S.IMPORTED, Step.IMPORT, "ModelImported", lease=LeaseChange.TAKE,
+       why="GetModelImportJob says Completed: the imported model is recorded; the evaluation owes it a claim"),
+    _t("import_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", lease=LeaseChange.CLEAR,
+       why="GetModelImportJob says Failed (Bedrock's message is the reason)"),
+    _t("imported_evaluation_redriven", {S.IMPORTED}, S.IMPORTED, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="ModelImported never led to an evaluation"),
+    _t("imported_evaluation_started", {S.IMPORTED}, S.EVALUATING, Step.EVALUATE, lease=LeaseChange.TAKE,
+       why="the imported model is asked on demand (no provisioned throughput): the same evaluation as a trained one"),
+    _t("imported_run_completed", {S.IMPORTED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", lease=LeaseChange.CLEAR,
+       why="no test set in the manifest (or the evaluation never started): the run ends at the imported model"),
 )}
 
 # the serving resource's own lifecycle; every state but none/deleted may bill. Any write that sets
@@ -270,6 +295,13 @@ WAITS: dict[RunState, Wait] = {
                        retry_after=timedelta(minutes=60)),
     S.EVALUATED: Wait("the teardown policy (keep or delete the deployment)", ("EvaluationCompleted",), swept=True,
                       stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
+    # Bedrock's import job: minutes to hours for large models; no event exists, so the sweeper asks every period.
+    # Before the job exists the run holds the start's lease (retried like the training start's).
+    S.IMPORTING: Wait("the import job: created, then Completed / Failed (polled; no event exists)",
+                      ("Object Created", "StepRetryRequested"), swept=True, stuck_after=timedelta(hours=6),
+                      retry_after=timedelta(minutes=5)),
+    S.IMPORTED: Wait("the evaluation claiming the run (or, without a test set, its completion)", ("ModelImported",),
+                     swept=True, stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
 }
 
 
@@ -334,7 +366,8 @@ def markdown_table() -> str:
         rows.append(f"| {state} | {wait.on} | {', '.join(wait.triggers) or '–'} | {'yes' if wait.swept else 'no'} "
                     f"| {_duration(wait.stuck_after)} |")
     planned = [t for t in TRANSITIONS.values() if t.planned]
-    rows.append("")
-    rows.append("Planned for the next steps (declared, refused by the ledger until built): "
-                + "; ".join(f"`{t.name}` ({', '.join(sorted(t.sources))} → {t.target})" for t in planned) + ".")
+    if planned:
+        rows.append("")
+        rows.append("Planned for the next steps (declared, refused by the ledger until built): "
+                    + "; ".join(f"`{t.name}` ({', '.join(sorted(t.sources))} → {t.target})" for t in planned) + ".")
     return "\n".join(rows)

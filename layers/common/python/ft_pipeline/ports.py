@@ -38,6 +38,19 @@ class JobSnapshot(BaseModel):
     end_time: str | None = None
 
 
+class ImportJobSnapshot(BaseModel):
+    """What GetModelImportJob says now (no event exists for import jobs: this is the only source)."""
+
+    job_arn: str
+    job_name: str
+    status: str  # InProgress | Completed | Failed
+    imported_model_arn: str | None = None
+    imported_model_name: str | None = None
+    failure_message: str | None = None
+    creation_time: str | None = None
+    end_time: str | None = None
+
+
 class PermanentJobError(RuntimeError):
     """Bedrock refused the request for a reason a retry will not change; `code` is AWS's error code."""
 
@@ -153,6 +166,19 @@ class BedrockJobs(Protocol):
         ...
 
 
+class BedrockImports(Protocol):
+    """Custom Model Import jobs (CreateModelImportJob / GetModelImportJob)."""
+
+    def create_import_job(self, request: dict[str, Any]) -> str:
+        """The job's ARN (the existing one's, for the same name: our own earlier attempt). Raises
+        PermanentJobError for refusals a retry cannot fix."""
+        ...
+
+    def get_import_job(self, job_name: str) -> ImportJobSnapshot | None:
+        """None when no job has that name."""
+        ...
+
+
 class BedrockServing(Protocol):
     """Provisioned throughputs and custom model deployments: the resources that bill while they exist."""
 
@@ -204,6 +230,7 @@ class ObjectStore(Protocol):
     def read_small(self, bucket: str, key: str, max_bytes: int = ...) -> bytes | None: ...
     def upload(self, path: Path, bucket: str, key: str, content_type: str) -> str: ...
     def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
+    def list_objects(self, bucket: str, prefix: str, limit: int = ...) -> list[ObjectInfo]: ...
     def put_json(self, bucket: str, key: str, document: object) -> str: ...
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str: ...
 
@@ -234,4 +261,5 @@ class TrainingDeps:
     serving: BedrockServing | None = None
     runtime: ModelRuntime | None = None  # the evaluation's model calls
     queue: WorkQueue | None = None  # the evaluation's chunks
+    imports: BedrockImports | None = None  # Custom Model Import jobs
     clock: Clock = field(default_factory=clock)

@@ -150,6 +150,27 @@ class EvaluationSection(_Section):
     reason: str | None = None  # why it failed
 
 
+class ImportSection(_Section):
+    """A model folder's import (Custom Model Import): the checks' verdict, the job, the imported model."""
+
+    folder_uri: str | None = None
+    manifest: dict[str, Any] | None = None  # the manifest as read (file names and sizes, test set, options)
+    check_uri: str | None = None  # the checks' full verdict, as JSON
+    architecture: str | None = None
+    family: str | None = None
+    converse_supported: bool | None = None
+    weights_bytes: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    job_name: str | None = None
+    job_arn: str | None = None
+    imported_model_name: str | None = None
+    imported_model_arn: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    status_source: str | None = None  # start | sweeper
+    failure_message: str | None = None
+
+
 class CostSection(_Section):
     estimated_training_usd: float | None = None  # the validator's estimate
     serving_usd: float | None = None  # so far (None: the price is unknown)
@@ -165,7 +186,7 @@ class StopSection(_Section):
     requested_by: str | None = None
 
 
-SECTIONS = ("validation", "training", "model", "serving", "evaluation", "cost")
+SECTIONS = ("validation", "training", "model", "serving", "evaluation", "cost", "model_import")
 
 
 class RunRecord(BaseModel):
@@ -190,6 +211,7 @@ class RunRecord(BaseModel):
     serving: ServingSection = Field(default_factory=ServingSection)
     evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
     cost: CostSection = Field(default_factory=CostSection)
+    model_import: ImportSection = Field(default_factory=ImportSection)
     stop: StopSection | None = None
 
     def pending_events(self) -> list[OutboxEvent]:

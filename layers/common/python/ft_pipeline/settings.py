@@ -103,6 +103,16 @@ class TrainingSettings(_PipelineSettings):
     vpc_security_group_ids: str = Field("", alias="VPC_SECURITY_GROUP_IDS")
     stack_name: str = Field("", alias="STACK_NAME")
     evaluation_queue_url: str = Field("", alias="EVALUATION_QUEUE_URL")
+    models_prefix: str = Field("models/", alias="MODELS_PREFIX")  # model folders for Custom Model Import
+    import_role_arn: str = Field("", alias="MODEL_IMPORT_ROLE_ARN")
+
+    @model_validator(mode="after")
+    def _import_outputs_cannot_retrigger(self) -> Self:
+        # the import step writes under the datasets prefix: inside the models prefix, it would see its own files
+        a, b = self.models_prefix, self.datasets_prefix
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError(f"DATASETS_PREFIX {b!r} and MODELS_PREFIX {a!r} must not overlap")
+        return self
 
     def vpc_config(self) -> dict[str, list[str]] | None:
         subnets = [s.strip() for s in self.vpc_subnet_ids.split(",") if s.strip()]

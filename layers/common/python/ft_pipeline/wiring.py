@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ft_pipeline.adapters.bedrock_customization import BedrockCustomization
+from ft_pipeline.adapters.bedrock_import import BedrockImportApi
 from ft_pipeline.adapters.bedrock_runtime import BedrockRuntimeApi
 from ft_pipeline.adapters.bedrock_serving import BedrockServingApi
 from ft_pipeline.adapters.event_bus import EventBridgePublisher, StopRequests
@@ -29,7 +30,8 @@ def training_deps() -> TrainingDeps:
                         notifier=SnsNotifier(settings.notifications_topic_arn) if settings.notifications_topic_arn
                         else None, store=S3ObjectStore(),
                         serving=BedrockServingApi(), runtime=BedrockRuntimeApi(),
-                        queue=SqsWorkQueue(settings.evaluation_queue_url) if settings.evaluation_queue_url else None)
+                        queue=SqsWorkQueue(settings.evaluation_queue_url) if settings.evaluation_queue_url else None,
+                        imports=BedrockImportApi())
 
 
 def runs_deps() -> RunsDeps:

@@ -143,8 +143,14 @@ class LedgerTable:
             expr.sets += [f"{expr.name('created_at')} = {expr.value(at)}",
                           f"{expr.name('source')} = {expr.value(source.model_dump())}",
                           f"{expr.name(LISTING)} = {expr.value(LISTED_RUN)}"]
-            # the sections exist from the start, so later transitions can set their fields by path
-            expr.sets += [f"{expr.name(section)} = {expr.value({})}" for section in SECTIONS]
+            # the sections exist from the start, so later transitions can set their fields by path; a field this
+            # write sets goes into its section's first document (one write may not set a map and a path inside it)
+            initial: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+            for path in [p for p in (changes or {}) if p.split(".")[0] in initial and "." in p]:
+                section, _, field = path.partition(".")
+                initial[section][field] = (changes or {})[path]
+            changes = {p: v for p, v in (changes or {}).items() if not (p.split(".")[0] in initial and "." in p)}
+            expr.sets += [f"{expr.name(section)} = {expr.value(doc)}" for section, doc in initial.items()]
         if spec.lease is LeaseChange.TAKE:
             if lease is None:
                 raise ValueError(f"{name} takes a lease: pass one")

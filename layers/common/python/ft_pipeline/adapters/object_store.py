@@ -66,6 +66,16 @@ class S3ObjectStore:
         paginator = client("s3").get_paginator("list_objects_v2")
         return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
 
+    def list_objects(self, bucket: str, prefix: str, limit: int = 10_000) -> list[ObjectInfo]:
+        """Keys and sizes under `prefix` (a model folder), at most `limit`: a folder with more is refused anyway."""
+        found: list[ObjectInfo] = []
+        for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for o in page.get("Contents", []):
+                found.append(ObjectInfo(o["Key"], o["Size"], (o.get("ETag") or "").strip('"') or None, None))
+                if len(found) >= limit:
+                    return found
+        return found
+
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> str:
         client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **_tagging(key))
         return f"s3://{bucket}/{key}"

@@ -333,6 +333,11 @@ def _stand_in_notice(report: Mapping[str, Any]) -> str:
     """The plain warning that a locally emulated run's figures are not Bedrock's."""
     if not report.get("stand_in"):
         return ""
+    if _dict(report.get("model_import")):
+        return ('<div class="notice" role="note"><strong>&#9888; Local stand-in run: these figures are not '
+                "Bedrock&#8217;s.</strong>The tuned model is the imported folder itself, run locally by the local "
+                "emulation; the base model is a local few-shot stand-in. No Amazon Bedrock model answered these "
+                "prompts.</div>")
     return ('<div class="notice" role="note"><strong>&#9888; Local stand-in run: these figures are not '
             "Bedrock&#8217;s.</strong>Both models are local stand-ins produced by the local emulation: the tuned "
             "model is a TF-IDF classifier and the base model is a few-shot one. No Amazon Bedrock model answered "
@@ -361,7 +366,8 @@ def _meta_list(report: Mapping[str, Any]) -> str:
     facts = [
         ("Source", report.get("source_uri")),
         ("Base model", report.get("base_model")),
-        ("Tuned model", report.get("custom_model_arn") or tuned.get("model_id")),
+        ("Imported model" if _dict(report.get("model_import")) else "Tuned model",
+         report.get("custom_model_arn") or tuned.get("model_id")),
         ("Generated", _when(report.get("generated_at"))),
         ("Task", report.get("task") or "classification"),
         ("Labels", ", ".join(labels) if labels else None),
@@ -813,8 +819,24 @@ def _polyline(series: Sequence[tuple[float, float, float | None]], x_of: Callabl
             f'stroke-linejoin="round" stroke-linecap="round"{dashing}/>')
 
 
+def _imported_section(imported: Mapping[str, Any]) -> str:
+    """An imported model was trained elsewhere: where it came from and what the import checks found."""
+    size = _num(imported.get("weights_bytes"))
+    facts = [("Folder", imported.get("folder")), ("Architecture", imported.get("architecture")),
+             ("Family", imported.get("family")), ("Weights", f"{size / 1e6:,.1f} MB" if size is not None else None),
+             ("Import job", imported.get("job_name")), ("Imported model", imported.get("imported_model_arn"))]
+    rows = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value) if value not in (None, '') else DASH}</dd>"
+                   for name, value in facts)
+    note = ('<p class="small muted">Trained outside this pipeline and brought in with Custom Model Import; it is '
+            "invoked on demand (no provisioned throughput).</p>")
+    return _section("Imported model", f'{note}<dl class="meta">{rows}</dl>', "training")
+
+
 def _training_section(report: Mapping[str, Any]) -> str:
     """Final losses as tiles and the loss curves as a chart."""
+    imported = _dict(report.get("model_import"))
+    if imported:
+        return _imported_section(imported)
     training = _dict(report.get("training"))
     if not training:
         return _section("Training", '<p class="muted">No training metrics in this report.</p>', "training")

@@ -41,7 +41,8 @@ def questions_from_test_split(data: bytes) -> list[Question]:
             continue
         record = json.loads(line)
         if "prompt" in record:
-            prompt, expected, system = record["prompt"], record["completion"], None
+            # an imported model's test set may give prompt records a system prompt
+            prompt, expected, system = record["prompt"], record["completion"], _system(record)
         else:
             messages = record["messages"]
             prompt, expected, system = _text(messages[-2]["content"]), _text(messages[-1]["content"]), _system(record)

@@ -3,7 +3,7 @@ command-line tool and the tests."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,10 +35,12 @@ class RunSummary(_Answer):
     """A run as a list shows it."""
 
     run_id: str
+    kind: Literal["dataset", "import"] = Field("dataset", description="a dataset trained by Bedrock, or a model "
+                                                                      "folder imported (Custom Model Import)")
     status: RunState
     created_at: str
     state_since: str
-    key: str = Field(description="the uploaded object's key")
+    key: str = Field(description="the uploaded object's key (an import: the folder's import-manifest.json)")
     base_model: str | None = None
     serving_state: ServingState = ServingState.NONE
     cost_usd: float | None = Field(None, description="the run's cost so far (training estimate + serving)")
@@ -69,6 +71,24 @@ class ModelView(_Answer):
     base_model: str | None = None
     custom_model_arn: str | None = None
     deleted_at: str | None = None
+
+
+class ImportView(_Answer):
+    """A model folder's import: what the checks found, the job, the imported model."""
+
+    folder_uri: str | None = None
+    architecture: str | None = None
+    family: str | None = None
+    converse_supported: bool | None = None
+    weights_bytes: int | None = None
+    warnings: list[str] = Field(default_factory=list)
+    job_name: str | None = None
+    job_arn: str | None = None
+    imported_model_name: str | None = None
+    imported_model_arn: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    failure_message: str | None = None
 
 
 class ServingView(_Answer):
@@ -107,24 +127,27 @@ class RunDetail(_Answer):
     """A run as a person following it needs it."""
 
     run_id: str
+    kind: Literal["dataset", "import"] = "dataset"
     status: RunState
     created_at: str
     updated_at: str
     state_since: str
     source: dict[str, Any]
     counts: dict[str, int] | None = None
-    reasons: list[str] = Field(default_factory=list, description="why the dataset was rejected, if it was")
+    reasons: list[str] = Field(default_factory=list, description="why the dataset (or model folder) was rejected, "
+                                                                 "if it was: each names its file, line or field")
     timeline: list[StateTime]
     training: TrainingView
     model: ModelView
     serving: ServingView
     cost: CostView
     evaluation: EvaluationView
+    model_import: ImportView | None = Field(None, description="an import run's folder, job and imported model")
     stop_requested_at: str | None = None
     stop_requested_by: str | None = None
     links: dict[str, Link] = Field(default_factory=dict,
                                    description="short-lived presigned links: report.html, report.json, "
-                                               "rejected.jsonl (those that exist)")
+                                               "rejected.jsonl, import-check.json (those that exist)")
 
 
 class StopAnswer(_Answer):

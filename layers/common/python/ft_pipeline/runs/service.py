@@ -142,7 +142,8 @@ def get_run(deps: RunsDeps, run_id: str) -> RunDetail:
     until = deps.now() + timedelta(seconds=deps.settings.link_seconds)
     files = {"report.html": record.evaluation.report_html_uri, "report.json": record.evaluation.report_uri,
              "rejected.jsonl": record.validation.outputs.get("rejected.jsonl")
-             if record.validation.counts is None or record.validation.counts.rejected else None}
+             if record.validation.counts is None or record.validation.counts.rejected else None,
+             "import-check.json": record.model_import.check_uri}
     for name, uri in files.items():
         key = _bucket_key(uri, bucket)
         # rejected records expire (RejectedDataRetentionDays): no link to what is gone
@@ -166,6 +167,10 @@ def _scores(deps: RunsDeps, key: str | None) -> tuple[dict[str, float] | None, s
 
 def stop(deps: RunsDeps, run_id: str, requested_by: str | None) -> StopAnswer:
     record = _record(deps, run_id)
+    if record.status is RunState.IMPORTING:
+        return StopAnswer(run_id=run_id, status=record.status, stop_requested=False,
+                          message="an import job cannot be stopped (Bedrock has no StopModelImportJob); it ends by "
+                                  "itself, then the run can be stopped")
     if record.status not in _STOPPABLE and not record.serving.paid:
         return StopAnswer(run_id=run_id, status=record.status, stop_requested=False,
                           message=f"the run is {record.status.value}: nothing is left to stop")

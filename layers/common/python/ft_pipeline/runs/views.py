@@ -6,6 +6,7 @@ from ft_pipeline.run_record import RunRecord
 from ft_pipeline.runs.api_models import (
     CostView,
     EvaluationView,
+    ImportView,
     ModelView,
     RunDetail,
     RunSummary,
@@ -23,7 +24,7 @@ def cost_usd(record: RunRecord) -> float | None:
 
 
 def summary(record: RunRecord) -> RunSummary:
-    return RunSummary(run_id=record.run_id, status=record.status, created_at=record.created_at,
+    return RunSummary(run_id=record.run_id, kind=record.kind, status=record.status, created_at=record.created_at,
                       state_since=record.state_since, key=record.source.key,
                       base_model=record.model.base_model or record.options.get("base_model"),
                       serving_state=record.serving.state, cost_usd=cost_usd(record),
@@ -34,7 +35,8 @@ def detail(record: RunRecord, scores: dict[str, float] | None = None, metric: st
     training, serving, evaluation = record.training, record.serving, record.evaluation
     metrics = training.metrics
     return RunDetail(
-        run_id=record.run_id, status=record.status, created_at=record.created_at, updated_at=record.updated_at,
+        run_id=record.run_id, kind=record.kind, status=record.status, created_at=record.created_at,
+        updated_at=record.updated_at,
         state_since=record.state_since,
         source={"bucket": record.source.bucket, "key": record.source.key, "version_id": record.source.version_id},
         counts=record.validation.counts.model_dump() if record.validation.counts else None,
@@ -52,6 +54,8 @@ def detail(record: RunRecord, scores: dict[str, float] | None = None, metric: st
         cost=CostView(**record.cost.model_dump()),
         evaluation=EvaluationView(summary=evaluation.summary, scores=scores, metric=metric,
                                   passed=evaluation.passed, reason=evaluation.reason, examples=evaluation.examples),
+        model_import=ImportView(**record.model_import.model_dump(include=set(ImportView.model_fields)))
+        if record.kind == "import" else None,
         stop_requested_at=record.stop.requested_at if record.stop else None,
         stop_requested_by=record.stop.requested_by if record.stop else None,
     )

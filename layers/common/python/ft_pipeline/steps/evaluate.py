@@ -37,6 +37,8 @@ from ft_pipeline.run_record import SWEEPER, Lease, Notification, RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 from ft_pipeline.steps.teardown import complete_run, cost_so_far, release_or_leave_to_sweeper
 
+# a deployed model (trained by the pipeline) or an imported one (asked on demand) starts the same evaluation
+_STARTS = {RunState.DEPLOYED: "evaluation_started", RunState.IMPORTED: "imported_evaluation_started"}
 NEXT_STEP_OWNER = "complete"
 NEXT_STEP_WAIT = timedelta(minutes=15)
 SECONDS_PER_CALL = 3.0  # a generous answer time, for the evaluation's deadline (its lease)
@@ -81,7 +83,7 @@ def _base_model_id(record: RunRecord, options: EvaluationOptions) -> str | None:
 def model_ids(record: RunRecord) -> dict[str, str]:
     """Role → the id Converse takes: the deployment (or PT) for the tuned model, the base model on demand."""
     options = _options(record)
-    ids = {"tuned": record.serving.arn or ""}
+    ids = {"tuned": record.serving.arn or record.model_import.imported_model_arn or ""}  # imported: on demand
     base = _base_model_id(record, options)
     if options.compare_with_base_model and base:
         ids["base"] = base
@@ -95,7 +97,7 @@ def start_evaluation(run_id: str, deps: TrainingDeps, trigger_event_id: str | No
     record = deps.ledger.get(run_id)
     if record is None:
         return StepOutcome(action="ignored", run_id=run_id, detail="no ledger record")
-    if record.status is not RunState.DEPLOYED:
+    if record.status not in _STARTS:
         deliver_pending(record, deps, trigger_event_id)
         return StepOutcome(action="duplicate", run_id=run_id, detail=f"run is {record.status}")
     options = _options(record)
@@ -116,7 +118,7 @@ def start_evaluation(run_id: str, deps: TrainingDeps, trigger_event_id: str | No
     now = deps.clock.now()
     lease = Lease(owner="evaluate", until=iso(now + evaluation_lease_length(len(sample), len(model_ids(record)),
                                                                             options)))
-    started = deps.ledger.apply(run_id, "evaluation_started", lease=lease,
+    started = deps.ledger.apply(run_id, _STARTS[record.status], lease=lease,
                                 note=f"{len(sample)} of {len(questions)} test records in {len(chunks)} chunks",
                                 changes={"evaluation.sample_uri": sample_uri, "evaluation.chunks": len(chunks),
                                          "evaluation.examples": len(sample), "evaluation.started_at": iso(now)})
@@ -211,8 +213,14 @@ def _context(record: RunRecord, deps: TrainingDeps, now: datetime, examples: int
              report_uri: str) -> dict[str, Any]:
     options = _options(record)
     counts = record.validation.counts
+    imported = record.model_import if record.kind == "import" else None
     return {
-        "run_id": record.run_id, "source_uri": record.source.uri, "base_model": record.model.base_model,
+        "run_id": record.run_id, "source_uri": record.source.uri,
+        "base_model": record.model.base_model or (options.base_model_id if imported else None),
+        "model_import": {"folder": imported.folder_uri, "imported_model_arn": imported.imported_model_arn,
+                         "architecture": imported.architecture, "family": imported.family,
+                         "weights_bytes": imported.weights_bytes, "job_name": imported.job_name}
+        if imported else None,
         "custom_model_arn": record.model.custom_model_arn, "generated_at": iso(now),
         "stand_in": bool(deps.settings.stand_in_note), "stand_in_note": deps.settings.stand_in_note or None,
         "sample": {"examples": examples, "test_records": counts.test if counts else None,

@@ -27,7 +27,15 @@ from ft_pipeline.lifecycle import MAX_ATTEMPTS, WAITS, RunState, ServingState, S
 from ft_pipeline.observability import logger, metrics, record_gauge, run_scope
 from ft_pipeline.ports import StepOutcome, TrainingDeps, UnreadableRecord
 from ft_pipeline.run_record import SWEEPER, Lease, RunRecord
-from ft_pipeline.steps import deploy_model, evaluate, start_training, stop_run, teardown, training_status
+from ft_pipeline.steps import (
+    deploy_model,
+    evaluate,
+    import_model,
+    start_training,
+    stop_run,
+    teardown,
+    training_status,
+)
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 from ft_pipeline.steps.teardown import InventoryReport, ServingVerdict, accrued_usd, cost_so_far
 from ft_pipeline.steps.training_events import training_failed_event
@@ -167,6 +175,22 @@ def _evaluated(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutc
     return teardown.complete_run(record, deps)  # EvaluationCompleted's handler never came: the sweeper completes
 
 
+def _give_up_import(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    return import_model.fail(record, deps, f"the import job could not be started in {attempts} attempts"
+                                           f"{_last_failure(record)}", "import_start_abandoned")
+
+
+def _importing(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    answer = import_model.look(record, deps, now)
+    if answer is not None:
+        return answer
+    return _retry_or_give_up(record, deps, now, Step.IMPORT, "import_start_retried", _give_up_import)
+
+
+def _imported(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    return _retry_or_give_up(record, deps, now, Step.EVALUATE, "imported_evaluation_redriven", _give_up_evaluation)
+
+
 SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutcome]] = {
     RunState.VALIDATING: _validating,
     RunState.VALIDATED: _validated,
@@ -179,6 +203,8 @@ SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutco
     RunState.DEPLOYED: _deployed,
     RunState.EVALUATING: evaluate.look,
     RunState.EVALUATED: _evaluated,
+    RunState.IMPORTING: _importing,
+    RunState.IMPORTED: _imported,
 }
 
 

@@ -102,6 +102,9 @@ def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | 
     changes: dict[str, object] = {}
     if record.serving.state is ServingState.DELETED:  # released already: its lifetime, its ceiling, a retry
         reason = f"run completed; its deployment was released: {record.serving.reason or 'deleted'}"
+    elif record.kind == "import":  # nothing serves by the hour: the imported model stays, as the user's model
+        reason = (f"run completed: the gate {'passed' if passed else 'FAILED'}; " if evaluated else
+                  "run completed: ") + "the imported model is kept (it bills storage monthly until deleted)"
     elif keep:
         reason = f"run completed: the gate passed and keep_after_evaluation asks to keep it until " \
                  f"{record.serving.deadline}"
@@ -119,11 +122,13 @@ def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | 
     cost = cost_so_far(record, deps, deps.clock.now())
     event = new_event(RunCompleted, RunCompletedDetail(
         run_id=record.run_id, source=record.source,
-        outcome=(f"evaluated: {record.evaluation.summary}" if evaluated else "deployed; not evaluated")
-        + f"; deployment {serving_state}",
-        custom_model_arn=record.model.custom_model_arn, serving_state=serving_state, cost_usd=cost["total_usd"],
-        cost_unconfirmed=cost["unconfirmed"]), resources=[record.model.custom_model_arn or ""])
-    done = deps.ledger.apply(record.run_id, "evaluated_run_completed" if evaluated else "run_completed", event=event,
+        outcome=_outcome(record, evaluated, serving_state),
+        custom_model_arn=record.model.custom_model_arn or record.model_import.imported_model_arn,
+        serving_state=serving_state, cost_usd=cost["total_usd"], cost_unconfirmed=cost["unconfirmed"]),
+        resources=[record.model.custom_model_arn or record.model_import.imported_model_arn or ""])
+    completion = "evaluated_run_completed" if evaluated else \
+        "imported_run_completed" if record.status is RunState.IMPORTED else "run_completed"
+    done = deps.ledger.apply(record.run_id, completion, event=event,
                              changes={"cost": cost} | changes, note=reason)
     if done is None:
         deliver_pending(deps.ledger.get(record.run_id), deps, trigger_event_id)
@@ -131,6 +136,15 @@ def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | 
     metrics.add_metric(name="RunsCompleted", unit="Count", value=1)
     deliver_pending(done, deps, trigger_event_id)
     return StepOutcome(action="completed", run_id=record.run_id, detail=f"serving {serving_state}")
+
+
+def _outcome(record: RunRecord, evaluated: bool, serving_state: str) -> str:
+    if record.kind == "import":
+        model = record.model_import.imported_model_arn
+        return f"evaluated: {record.evaluation.summary}; imported model {model}" if evaluated \
+            else f"imported as {model}; not evaluated (no test set)"
+    return (f"evaluated: {record.evaluation.summary}" if evaluated else "deployed; not evaluated") \
+        + f"; deployment {serving_state}"
 
 
 def _delete_custom_model(record: RunRecord, deps: TrainingDeps) -> dict[str, object]:
