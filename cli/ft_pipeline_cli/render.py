@@ -108,6 +108,8 @@ def run_detail(run: dict[str, Any]) -> str:
     imported = run.get("model_import") or {}
     size = imported.get("weights_bytes")
     block = _pairs([("folder", imported.get("folder_uri")),
+                    ("waiting for", ", ".join(imported.get("waiting_for") or [])
+                     if run.get("status") == "IMPORT_WAITING" else None),
                     ("checked", " ".join(x for x in (imported.get("architecture"), f"({imported['family']})"
                                                      if imported.get("family") else None,
                                                      f"{size / 1e6:,.1f} MB" if size else None) if x)),

@@ -74,26 +74,58 @@ def test_a_complete_folder_is_imported_once_in_any_upload_order_with_every_event
         assert imported["model_import"]["imported_model_arn"] == job.model_arn and imported["test_data_uri"] is None
         completed = once(pipeline, "RunCompleted")["detail"]
         assert "not evaluated" in completed["outcome"] and completed["custom_model_arn"] == job.model_arn
-        assert [t["transition"] for t in run["timeline"]] == ["import_claimed", "import_checked", "import_started",
+        claim = ["import_claimed"] if order == "manifest-last" else ["import_waiting", "import_waiting_claimed"]
+        assert [t["transition"] for t in run["timeline"]] == [*claim, "import_checked", "import_started",
                                                              "import_completed", "imported_run_completed"]
         # the user's folder is read, never written to; the verdict lies beside the run's other files
         assert sorted(pipeline.list_keys(FOLDER)) == sorted(FOLDER + n for n in [*files, "import-manifest.json"])
-        check = json.loads(pipeline.read_object(f"datasets/{run['run_id']}/import-check.json"))
+        check = json.loads(pipeline.read_object(f"datasets/{run['run_id']}/import/import-check.json"))
         assert check["accepted"] and check["verdict"]["architecture"] == "LlamaForCausalLM"
 
 
-def test_a_half_uploaded_folder_is_never_imported_and_makes_no_run(pipeline):
+def test_a_half_uploaded_folder_waits_and_is_imported_when_its_last_file_arrives(pipeline):
     files = folder_files()
     pipeline.upload(FOLDER + "import-manifest.json", manifest_for(files))
-    for name in list(files)[:-1]:  # the weights never arrive
+    for name in list(files)[:-1]:  # the weights take hours to arrive
         pipeline.upload(FOLDER + name, files[name])
     pipeline.run()
     pipeline.advance(hours=2)
-    assert import_jobs(pipeline) == [] and pipeline.ledger() == []
-    assert ours(pipeline, "ModelRejected") == [] and ours(pipeline, "ImportStarted") == []
+    run = the_import(pipeline)
+    assert run["status"] == "IMPORT_WAITING" and run["model_import"]["waiting_for"] == ["model.safetensors"]
+    assert import_jobs(pipeline) == [] and ours(pipeline, "ModelRejected") == []
     pipeline.upload(FOLDER + "model.safetensors", files["model.safetensors"])  # the last file: now it starts
     pipeline.run()
     assert len(import_jobs(pipeline)) == 1 and the_import(pipeline)["status"] == "IMPORTING"
+
+
+def test_a_listed_file_that_never_arrives_is_reported_at_the_deadline_with_what_the_folder_holds(pipeline):
+    notifications(pipeline)
+    files = folder_files()
+    manifest = json.loads(manifest_for(files))
+    manifest["files"]["model.safetensor"] = manifest["files"].pop("model.safetensors")  # a typo in the manifest
+    upload_folder(pipeline, files, json.dumps(manifest).encode())
+    assert the_import(pipeline)["status"] == "IMPORT_WAITING"
+    pipeline.advance(hours=23)
+    assert the_import(pipeline)["status"] == "IMPORT_WAITING"  # the upload may still be going on
+    pipeline.advance(hours=2)
+    run = the_import(pipeline)
+    assert run["status"] == "REJECTED" and import_jobs(pipeline) == []
+    reasons = run["validation"]["reasons"]
+    assert reasons[0].startswith("not every file the manifest lists arrived by")
+    assert any("model.safetensor " in r or "model.safetensor (" in r for r in reasons), reasons  # missing
+    assert any("model.safetensors" in r and "not in" in r for r in reasons), reasons  # present, not listed
+    assert once(pipeline, "ModelRejected") and any("was not imported" in n for n in notifications(pipeline))
+
+
+def test_a_new_model_uploaded_into_an_old_folder_manifest_first_waits_for_its_own_files(pipeline):
+    upload_folder(pipeline, folder_files())
+    pipeline.advance(minutes=READY)
+    new = folder_files(**{"model.safetensors": b"\1" * 8192})  # retrained: other weights, another size
+    upload_folder(pipeline, new, manifest_for(new, version="2"), order="manifest-first")
+    runs = sorted((r for r in pipeline.ledger() if r["kind"] == "import"), key=lambda r: r["created_at"])
+    assert [r["status"] for r in runs] == ["COMPLETED", "IMPORTING"]  # not rejected for the old file's size
+    assert [t["transition"] for t in runs[1]["timeline"]][:2] == ["import_waiting", "import_waiting_claimed"]
+    assert len(import_jobs(pipeline)) == 2
 
 
 def test_a_folder_that_breaks_the_rules_is_rejected_with_every_problem_and_nothing_reaches_bedrock(pipeline):
@@ -112,7 +144,7 @@ def test_a_folder_that_breaks_the_rules_is_rejected_with_every_problem_and_nothi
     assert any("chat_template" in r for r in reasons)  # the test set needs Converse
     event = once(pipeline, "ModelRejected")["detail"]
     assert event["reasons"] == reasons and event["folder_uri"] == f"s3://{pipeline.data_bucket}/{FOLDER}"
-    check = json.loads(pipeline.read_object(f"datasets/{run['run_id']}/import-check.json"))
+    check = json.loads(pipeline.read_object(f"datasets/{run['run_id']}/import/import-check.json"))
     assert not check["accepted"] and len(check["problems"]) == len(reasons)
     (note,) = [n for n in notifications(pipeline) if "was not imported" in n]
     assert "pytorch_model.bin" in note and "import-check.json" in note
@@ -129,11 +161,13 @@ def test_a_manifest_that_is_not_json_is_rejected_with_its_line(pipeline):
     assert any("import-manifest.json" in r and "line" in r for r in run["validation"]["reasons"]), run["validation"]
 
 
-def test_a_file_whose_size_differs_from_the_manifest_is_rejected(pipeline):
+def test_a_file_whose_size_never_matches_the_manifest_is_rejected_at_the_deadline(pipeline):
     files = folder_files()
     manifest = json.loads(manifest_for(files))
     manifest["files"]["model.safetensors"] += 1
     upload_folder(pipeline, files, json.dumps(manifest).encode())
+    assert the_import(pipeline)["status"] == "IMPORT_WAITING"  # a newer upload of that file may be on its way
+    pipeline.advance(hours=25)
     run = the_import(pipeline)
     assert run["status"] == "REJECTED" and any("model.safetensors" in r for r in run["validation"]["reasons"])
 
@@ -236,19 +270,59 @@ def test_a_refused_job_fails_the_run_at_once(pipeline):
         run["model_import"]["failure_message"]
 
 
-def test_a_stop_is_refused_while_importing_and_ends_an_imported_run(pipeline):
+def test_a_stop_while_the_job_runs_ends_the_run_when_bedrock_is_done_and_nothing_else_runs(pipeline):
     from tests.integration.test_deploy_and_teardown import stop
 
     files = folder_files(**{"test.jsonl": b'{"prompt": "a", "completion": "b"}\n'})
     upload_folder(pipeline, files, manifest_for(files, test_set="test.jsonl"))
-    run_id = the_import(pipeline)["run_id"]
-    stop(pipeline, run_id)
-    assert the_import(pipeline)["status"] == "IMPORTING" and ours(pipeline, "RunStopped") == []
-    pipeline.faults.die("s3.PutObject", times=None, when=lambda p: p["Key"].endswith("sample.jsonl"))
+    stop(pipeline, the_import(pipeline)["run_id"])
+    run = the_import(pipeline)
+    assert run["status"] == "IMPORTING" and run["stop"]["requested_by"] == "alice"  # no StopModelImportJob exists
     pipeline.advance(minutes=READY)
-    assert the_import(pipeline)["status"] == "IMPORTED"  # its evaluation keeps dying
-    stop(pipeline, run_id)
-    assert the_import(pipeline)["status"] == "STOPPED" and once(pipeline, "RunStopped")
+    run = the_import(pipeline)
+    (job,) = import_jobs(pipeline)
+    assert run["status"] == "STOPPED" and job.status == "Completed"
+    assert job.model_arn in once(pipeline, "RunStopped")["detail"]["reason"]  # the model is kept, and said so
+    assert pipeline.bedrock.converse.calls == 0 and "evaluation_started" not in str(run["timeline"])
+
+
+def test_a_stop_before_the_job_exists_means_no_job_is_ever_made(pipeline):
+    from tests.integration.test_deploy_and_teardown import stop
+
+    pipeline.faults.die("bedrock.CreateModelImportJob")  # the start dies before its create
+    upload_folder(pipeline, folder_files())
+    stop(pipeline, the_import(pipeline)["run_id"])
+    pipeline.advance(hours=3)
+    run = the_import(pipeline)
+    assert run["status"] == "STOPPED" and import_jobs(pipeline) == [] and once(pipeline, "RunStopped")
+
+
+def test_a_stop_while_the_folder_waits_ends_it_and_the_late_files_start_nothing(pipeline):
+    from tests.integration.test_deploy_and_teardown import stop
+
+    files = folder_files()
+    pipeline.upload(FOLDER + "import-manifest.json", manifest_for(files))
+    pipeline.run()
+    stop(pipeline, the_import(pipeline)["run_id"])
+    assert the_import(pipeline)["status"] == "STOPPED"
+    for name, body in files.items():
+        pipeline.upload(FOLDER + name, body)
+    pipeline.run()
+    pipeline.advance(days=2)
+    assert import_jobs(pipeline) == [] and the_import(pipeline)["status"] == "STOPPED"
+
+
+def test_a_folder_whose_name_exists_only_verbatim_is_found(pipeline):
+    pipeline.encode_s3_keys = False  # the event carries "models/a+b/…" and the key really is "a+b"
+    upload_folder(pipeline, folder_files(), folder="models/a+b/")
+    assert len(import_jobs(pipeline)) == 1 and the_import(pipeline)["model_import"]["folder_uri"].endswith("/a+b/")
+
+
+def test_a_test_set_line_that_is_valid_json_but_not_text_is_rejected_before_any_call(pipeline):
+    files = folder_files(**{"test.jsonl": b'{"prompt": "\\ud800", "completion": "b"}\n'})
+    upload_folder(pipeline, files, manifest_for(files, test_set="test.jsonl"))
+    run = the_import(pipeline)
+    assert run["status"] == "REJECTED" and any("surrogate" in r for r in run["validation"]["reasons"])
 
 
 # --- a real model, evaluated ----------------------------------------------------------------------------------------
@@ -266,7 +340,7 @@ def tiny_model() -> Path:
     return folder
 
 
-def test_set_bytes(limit=20) -> bytes:
+def held_out_test_set(limit=20) -> bytes:
     from ml.model_import.tiny_model import SYSTEM_PROMPT, read_pairs
 
     pairs = read_pairs(HEADLINES / "validation.csv", limit=limit)
@@ -280,7 +354,7 @@ def upload_tiny_model(pipeline, test_set=True, folder=FOLDER):
     files = {p.name: p.read_bytes() for p in sorted(tiny_model().iterdir()) if p.is_file()}
     fields = {}
     if test_set:
-        files["test.jsonl"] = test_set_bytes()
+        files["test.jsonl"] = held_out_test_set()
         fields = {"test_set": "test.jsonl", "labels": list(LABELS), "base_model_id": BASE_MODEL_ID}
         pipeline.bedrock.stand_in_base_model([BASE_MODEL_ID], read_pairs(HEADLINES / "train.csv", limit=400))
     upload_folder(pipeline, files, manifest_for(files, **fields), folder=folder)

@@ -43,6 +43,7 @@ class RunState(StrEnum):
     EVALUATED = "EVALUATED"
     EVALUATION_FAILED = "EVALUATION_FAILED"
     # a model folder uploaded under models/ (Custom Model Import): checked, then imported by Bedrock
+    IMPORT_WAITING = "IMPORT_WAITING"  # the manifest is there, not every file it lists (at its size): until a deadline
     IMPORTING = "IMPORTING"  # the job's name is recorded; then the job exists and is polled (no event exists)
     IMPORTED = "IMPORTED"
     IMPORT_FAILED = "IMPORT_FAILED"
@@ -193,8 +194,8 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
            "created is deleted"),
     _t("run_completed", {S.DEPLOYED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted", lease=LeaseChange.CLEAR,
        why="no evaluation (evaluation.enabled false, or it never started): the deployment is deleted"),
-    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED, S.EVALUATING, S.EVALUATED, S.IMPORTED},
-       S.STOPPED,
+    _t("run_stopped", {S.TRAINED, S.DEPLOYING, S.DEPLOYMENT_QUEUED, S.DEPLOYED, S.EVALUATING, S.EVALUATED, S.IMPORTED,
+                        S.IMPORT_WAITING}, S.STOPPED,
        Step.STOP, "RunStopped", lease=LeaseChange.CLEAR,
        why="a user's stop after training: what was created is deleted"),
     # --- evaluation (ModelDeployed): chunks fanned out over a queue, the last one writes the report --------------
@@ -211,8 +212,20 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
     _t("evaluated_run_completed", {S.EVALUATED}, S.COMPLETED, Step.TEARDOWN, "RunCompleted",
        lease=LeaseChange.CLEAR, why="the deployment is kept if asked for and the gate passed, otherwise deleted"),
     # --- Custom Model Import (a model folder under models/): checked, imported, evaluated on demand -----------
+    _t("import_waiting", {INITIAL}, S.IMPORT_WAITING, Step.IMPORT, lease=LeaseChange.TAKE,
+       why="the manifest is there, some files it lists are not (or not at their sizes yet): the lease is the upload's "
+           "deadline"),
     _t("import_claimed", {INITIAL}, S.IMPORTING, Step.IMPORT, lease=LeaseChange.TAKE,
        why="every listed file is there: the folder's run is claimed and the job's name recorded before the checks"),
+    _t("import_waiting_claimed", {S.IMPORT_WAITING}, S.IMPORTING, Step.IMPORT, lease=LeaseChange.TAKE,
+       why="the last listed file arrived: the run is claimed (one conditional write: one of the last events wins)"),
+    _t("import_wait_expired", {S.IMPORT_WAITING}, S.IMPORT_WAITING, Step.SWEEP, "StepRetryRequested",
+       guard=Guard.TAKEOVER, lease=LeaseChange.TAKE, why="the upload's deadline passed: the folder is looked at again"),
+    _t("import_wait_rejected", {S.IMPORT_WAITING}, S.REJECTED, Step.IMPORT, "ModelRejected", guard=Guard.HOLDER,
+       lease=LeaseChange.CLEAR, why="past the deadline, files are still missing (or not at their sizes): the "
+                                    "checks' verdict lists them, and what the folder holds that the manifest does not"),
+    _t("import_wait_abandoned", {S.IMPORT_WAITING}, S.REJECTED, Step.SWEEP, "ModelRejected", guard=Guard.TAKEOVER,
+       lease=LeaseChange.CLEAR, why=f"the folder could not be looked at in {MAX_ATTEMPTS} attempts"),
     _t("import_taken_over", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.TAKEOVER, lease=LeaseChange.TAKE,
        why="a retry takes over from a start that died or gave its lease back"),
     _t("import_start_released", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.HOLDER,
@@ -221,6 +234,11 @@ TRANSITIONS: dict[str, Transition] = {t.name: t for t in (
        lease=LeaseChange.CLEAR, why="the folder breaks what Bedrock documents for import: every problem is listed"),
     _t("import_checked", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, guard=Guard.HOLDER,
        why="the folder passed the checks: the verdict, the test set and the options are recorded before the create"),
+    _t("import_stop_requested", {S.IMPORTING}, S.IMPORTING, Step.STOP,
+       why="Bedrock has no StopModelImportJob: the stop is recorded; no job is created after it, and a job already "
+           "running ends the run as STOPPED when it completes"),
+    _t("import_stopped", {S.IMPORTING, S.IMPORTED}, S.STOPPED, Step.IMPORT, "RunStopped", lease=LeaseChange.CLEAR,
+       why="a stop was recorded: before the create (no job is made), or the job has completed (its model is kept)"),
     _t("import_started", {S.IMPORTING}, S.IMPORTING, Step.IMPORT, "ImportStarted", lease=LeaseChange.CLEAR,
        why="the job exists (created now, or found by its name): the sweeper polls it"),
     _t("import_start_failed", {S.IMPORTING}, S.IMPORT_FAILED, Step.IMPORT, "ImportFailed", guard=Guard.HOLDER,
@@ -297,6 +315,9 @@ WAITS: dict[RunState, Wait] = {
                       stuck_after=timedelta(hours=2), retry_after=timedelta(minutes=15)),
     # Bedrock's import job: minutes to hours for large models; no event exists, so the sweeper asks every period.
     # Before the job exists the run holds the start's lease (retried like the training start's).
+    S.IMPORT_WAITING: Wait("every file the manifest lists, at its size (lease: the upload's deadline)",
+                           ("Object Created", "StepRetryRequested"), swept=True, stuck_after=timedelta(days=2),
+                           retry_after=timedelta(minutes=30)),
     S.IMPORTING: Wait("the import job: created, then Completed / Failed (polled; no event exists)",
                       ("Object Created", "StepRetryRequested"), swept=True, stuck_after=timedelta(hours=6),
                       retry_after=timedelta(minutes=5)),

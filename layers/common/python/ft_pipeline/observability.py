@@ -24,7 +24,8 @@ NAMESPACE = "FineTuningPipeline"
 RUN_ID_PATH = "detail.run_id"  # every pipeline event (and the sweeper's retry request) names its run here
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+# every AWS call goes through botocore: patching only it keeps cold starts short (about 100 modules fewer)
+tracer = Tracer(service=SERVICE, patch_modules=("botocore",))
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])

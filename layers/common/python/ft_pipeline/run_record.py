@@ -154,6 +154,7 @@ class ImportSection(_Section):
     """A model folder's import (Custom Model Import): the checks' verdict, the job, the imported model."""
 
     folder_uri: str | None = None
+    waiting_for: list[str] = Field(default_factory=list)  # listed files not there (at their size) at the first look
     manifest: dict[str, Any] | None = None  # the manifest as read (file names and sizes, test set, options)
     check_uri: str | None = None  # the checks' full verdict, as JSON
     architecture: str | None = None

@@ -36,7 +36,7 @@ def _system(record: dict[str, Any]) -> str | None:
 
 def questions_from_test_split(data: bytes) -> list[Question]:
     questions = []
-    for line_no, line in enumerate(data.splitlines(), start=1):
+    for line_no, line in enumerate(data.split(b"\n"), start=1):  # JSON Lines: only "\n" ends a line
         if not line.strip():
             continue
         record = json.loads(line)

@@ -55,8 +55,10 @@ def _relative_name(name: str) -> str:
         raise ValueError("file names are relative to the model folder: no leading '/'")
     if "\\" in name:
         raise ValueError("file names separate folders with '/', not '\\'")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise ValueError("a file name holds control characters")
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in name):
+        raise ValueError("a file name holds control characters or a lone surrogate (no S3 key can)")
+    if len(name.encode("utf-8")) > MAX_NAME_CHARS:
+        raise ValueError(f"a file name is at most {MAX_NAME_CHARS} bytes in UTF-8 (S3's key limit)")
     parts = name.split("/")
     if ".." in parts:
         raise ValueError("file names may not hold '..': they are relative to the model folder")

@@ -123,6 +123,11 @@ def _text(value: Any, path: str) -> str:
         raise _LineError(f"{path} must be a string, got {_kind(value)}", field=path)
     if not value.strip():
         raise _LineError(f"{path} is empty", field=path)
+    try:  # JSON may escape a lone surrogate (\ud800): valid JSON, yet no text a model can be asked or stored as
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _LineError(f"{path} holds a lone surrogate (\\u{ord(value[exc.start]):04x}, character "
+                         f"{exc.start + 1}), which is not text", field=path) from None
     return value
 
 

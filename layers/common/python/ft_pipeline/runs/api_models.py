@@ -77,6 +77,8 @@ class ImportView(_Answer):
     """A model folder's import: what the checks found, the job, the imported model."""
 
     folder_uri: str | None = None
+    waiting_for: list[str] = Field(default_factory=list, description="IMPORT_WAITING: listed files not there (at "
+                                                                     "their sizes) when the folder was first seen")
     architecture: str | None = None
     family: str | None = None
     converse_supported: bool | None = None

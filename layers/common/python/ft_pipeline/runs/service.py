@@ -168,9 +168,11 @@ def _scores(deps: RunsDeps, key: str | None) -> tuple[dict[str, float] | None, s
 def stop(deps: RunsDeps, run_id: str, requested_by: str | None) -> StopAnswer:
     record = _record(deps, run_id)
     if record.status is RunState.IMPORTING:
-        return StopAnswer(run_id=run_id, status=record.status, stop_requested=False,
-                          message="an import job cannot be stopped (Bedrock has no StopModelImportJob); it ends by "
-                                  "itself, then the run can be stopped")
+        deps.stops.send_stop(run_id, requested_by)
+        return StopAnswer(run_id=run_id, status=record.status, stop_requested=True,
+                          message="stop requested: no import job is created after it; a job already running cannot be "
+                                  "stopped (Bedrock has no StopModelImportJob), so the run ends STOPPED when it "
+                                  f"completes, its model kept; follow it with GET /runs/{run_id}")
     if record.status not in _STOPPABLE and not record.serving.paid:
         return StopAnswer(run_id=run_id, status=record.status, stop_requested=False,
                           message=f"the run is {record.status.value}: nothing is left to stop")

@@ -31,6 +31,8 @@ from ft_pipeline.contracts import (
     ModelRejected,
     ModelRejectedDetail,
     ObjectRef,
+    RunStopped,
+    RunStoppedDetail,
     S3ObjectCreatedDetail,
     StepRetryRequestedDetail,
 )
@@ -56,12 +58,14 @@ from ft_pipeline.naming import (
 )
 from ft_pipeline.observability import bind_run, logger, metrics
 from ft_pipeline.ports import PermanentJobError, StepOutcome, TrainingDeps
-from ft_pipeline.run_record import Lease, Notification, RunRecord
+from ft_pipeline.run_record import SWEEPER, Lease, Notification, RunRecord
 from ft_pipeline.steps.outbox import deliver_pending, new_event
 
 LEASE_MARGIN_SECONDS = 30
 # what the checks read (config, tokenizer config, shard index, the test set): they refuse larger files unread
 MAX_SMALL_FILE_BYTES = max(MAX_CHECKED_FILE_BYTES, MAX_TEST_SET_BYTES)
+UPLOAD_WAIT = timedelta(hours=24)  # from the manifest's first event: files not there by then are reported
+UPLOAD_OWNER = "upload"  # the lease owner of a waiting folder: the uploads still to come
 NEXT_STEP_OWNER = "evaluate"
 NEXT_STEP_WAIT = timedelta(minutes=15)
 
@@ -74,14 +78,28 @@ def folder_of(key: str, models_prefix: str) -> str | None:
     return f"{models_prefix}{name}/" if name and slash else None
 
 
-def _files_under(deps: TrainingDeps, bucket: str, folder: str) -> dict[str, int]:
-    return {o.key[len(folder):]: o.size for o in deps.store.list_objects(bucket, folder, MAX_FILES + 10)
-            if not o.key.endswith("/")}
+def _files_under(deps: TrainingDeps, bucket: str, folder: str) -> tuple[dict[str, int], bool]:
+    """The folder's files (relative name -> size), and whether the listing stopped at its cap: a folder with more
+    files than any manifest may list is checked as it is (the checks name the files no manifest lists)."""
+    listed = deps.store.list_objects(bucket, folder, MAX_FILES + 10)
+    return {o.key[len(folder):]: o.size for o in listed if not o.key.endswith("/")}, len(listed) >= MAX_FILES + 10
+
+
+def _still_to_arrive(manifest: ImportManifest, present: dict[str, int]) -> list[str]:
+    """Listed files not there, or not at their listed size yet (an old file the new upload will replace)."""
+    return [name for name, size in manifest.files.items() if present.get(name) != size]
 
 
 def _read_manifest(deps: TrainingDeps, source: ObjectRef) -> bytes:
     """The manifest as uploaded (that S3 version); one byte over the limit is enough for the parser to refuse it."""
     return deps.store.open(source.bucket, source.key, source.version_id).read(MAX_MANIFEST_BYTES + 1)
+
+
+def _new_run_fields(run_id: str, source: ObjectRef, deps: TrainingDeps) -> dict[str, Any]:
+    prefix, folder = deps.settings.resource_prefix, source.key.rsplit("/", 1)[0] + "/"
+    return {"kind": "import", "model_import.folder_uri": f"s3://{source.bucket}/{folder}",
+            "model_import.job_name": import_job_name(prefix, run_id),
+            "model_import.imported_model_name": imported_model_name(prefix, run_id)}
 
 
 # --- entry points -------------------------------------------------------------------------------------------
@@ -91,30 +109,53 @@ def handle_object_created(detail: S3ObjectCreatedDetail, *, deps: TrainingDeps, 
                           remaining_ms: int) -> StepOutcome:
     """One file of a folder arrived: start the folder's import if it is complete now, else say what it waits for."""
     bucket, prefix = detail.bucket.name, deps.settings.models_prefix
-    key = detail.object.key_candidates()[0]
-    folder = folder_of(key, prefix)
-    if folder is None:
-        return StepOutcome(action="ignored", detail=f"not inside a model folder ({prefix}<name>/…)")
-    info = deps.store.head(bucket, folder + MANIFEST_NAME)
-    if info is None:
+    found = None
+    for key in detail.object.key_candidates():  # decoded first; a key that exists only verbatim is tried too
+        folder = folder_of(key, prefix)
+        info = deps.store.head(bucket, folder + MANIFEST_NAME) if folder else None
+        if info is not None:
+            found = folder, info
+            break
+    if found is None:
+        folder = folder_of(detail.object.key_candidates()[0], prefix)
+        if folder is None:
+            return StepOutcome(action="ignored", detail=f"not inside a model folder ({prefix}<name>/…)")
         return StepOutcome(action="waiting", detail=f"{folder}: no {MANIFEST_NAME} yet")
+    folder, info = found
     version = info.version_id if info.version_id not in (None, "null") else None
     source = ObjectRef(bucket=bucket, key=folder + MANIFEST_NAME, version_id=version, etag=info.etag)
     run_id = model_run_id(bucket, folder, version or info.etag)
     bind_run(run_id)
-    manifest, problems = _manifest_or_problems(deps, source)
+    manifest, _ = _manifest_or_problems(deps, source)
     if manifest is not None:
-        present = _files_under(deps, bucket, folder)
-        missing = [name for name in manifest.files if name not in present]
-        if missing:
-            return StepOutcome(action="waiting", run_id=run_id,
-                               detail=f"{folder}: {len(missing)} of {len(manifest.files)} files still to arrive")
+        present, capped = _files_under(deps, bucket, folder)
+        waiting = _still_to_arrive(manifest, present)
+        if waiting and not capped:
+            return _wait(run_id, source, waiting, len(manifest.files), deps)
     return start_import(run_id, source, deps, owner, remaining_ms)
+
+
+def _wait(run_id: str, source: ObjectRef, waiting: list[str], listed: int, deps: TrainingDeps) -> StepOutcome:
+    """Not every listed file is there: the run waits (recorded at the first such event, with the upload's deadline,
+    so that a file that never comes is reported rather than waited for in silence)."""
+    detail = f"{len(waiting)} of {listed} files still to arrive"
+    record = deps.ledger.get(run_id)
+    if record is None:
+        deadline = deps.clock.now() + UPLOAD_WAIT
+        record = deps.ledger.apply(
+            run_id, "import_waiting", source=source, lease=Lease(owner=UPLOAD_OWNER, until=iso(deadline)),
+            note=f"{detail}, until {iso(deadline)}",
+            changes=_new_run_fields(run_id, source, deps) | {"model_import.waiting_for": waiting[:20]})
+    if record is not None and record.status is not RunState.IMPORT_WAITING:
+        deliver_pending(record, deps)
+        return StepOutcome(action="duplicate", run_id=run_id, detail=f"run is {record.status}")
+    return StepOutcome(action="waiting", run_id=run_id, detail=f"{source.key.rsplit('/', 1)[0]}/: {detail}")
 
 
 def handle_retry(request: StepRetryRequestedDetail, *, deps: TrainingDeps, owner: str,
                  remaining_ms: int) -> StepOutcome:
-    """The sweeper found this run's start dead (its lease lapsed, no job by its name): start it again."""
+    """The sweeper asks again: a start that died (its lease lapsed, no job by its name), or a folder whose upload's
+    deadline passed (imported if it is complete now, else rejected with what is missing)."""
     record = deps.ledger.get(request.run_id)
     if record is None:
         return StepOutcome(action="ignored", run_id=request.run_id, detail="no such run")
@@ -125,19 +166,18 @@ def handle_retry(request: StepRetryRequestedDetail, *, deps: TrainingDeps, owner
 def start_import(run_id: str, source: ObjectRef, deps: TrainingDeps, owner: str, remaining_ms: int,
                  trigger_event_id: str | None = None) -> StepOutcome:
     """Claim the folder's run (or take over a start that died), check the folder, create its job, record it."""
-    prefix = deps.settings.resource_prefix
     now = deps.clock.now()
     record = deps.ledger.get(run_id)
     lease = Lease(owner=owner, until=iso(now + timedelta(milliseconds=remaining_ms, seconds=LEASE_MARGIN_SECONDS)),
                   retries=record.lease.retries if record is not None and record.lease else 0)
-    folder = source.key.rsplit("/", 1)[0] + "/"
-    name = import_job_name(prefix, run_id)
+    name = import_job_name(deps.settings.resource_prefix, run_id)
     if record is None:
-        claimed = deps.ledger.apply(
-            run_id, "import_claimed", source=source, lease=lease, note=f"job {name} by {owner}",
-            changes={"kind": "import", "model_import.folder_uri": f"s3://{source.bucket}/{folder}",
-                     "model_import.job_name": name,
-                     "model_import.imported_model_name": imported_model_name(prefix, run_id)})
+        claimed = deps.ledger.apply(run_id, "import_claimed", source=source, lease=lease, note=f"job {name} by {owner}",
+                                    changes=_new_run_fields(run_id, source, deps))
+    elif record.status is RunState.IMPORT_WAITING and record.lease and record.lease.owner == SWEEPER:
+        return _recheck_waiting(record, deps, trigger_event_id)  # its deadline passed
+    elif record.status is RunState.IMPORT_WAITING:
+        claimed = deps.ledger.apply(run_id, "import_waiting_claimed", lease=lease, note=f"job {name} by {owner}")
     elif record.status is RunState.IMPORTING and record.model_import.job_arn is None and record.lease \
             and record.lease.open_to_retry(now):
         claimed = deps.ledger.apply(run_id, "import_taken_over", lease=lease, expected_lease=record.lease,
@@ -158,6 +198,22 @@ def start_import(run_id: str, source: ObjectRef, deps: TrainingDeps, owner: str,
         deps.ledger.apply(run_id, "import_start_released", lease=released, expected_lease=claimed.lease,
                           note=f"attempt failed: {type(exc).__name__}: {str(exc)[:200]}")
         raise
+
+
+def _recheck_waiting(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
+    """Past the upload's deadline: a folder complete now is imported; otherwise rejected, every problem listed."""
+    manifest, _ = _manifest_or_problems(deps, record.source)
+    folder = record.source.key.rsplit("/", 1)[0] + "/"
+    if manifest is not None and not _still_to_arrive(manifest, _files_under(deps, record.source.bucket, folder)[0]):
+        claimed = deps.ledger.apply(record.run_id, "import_waiting_claimed", lease=record.lease,  # type: ignore[arg-type]
+                                    note="complete at its deadline")
+        if claimed is None:
+            return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved meanwhile")
+        return _check_and_create(claimed, deps, trigger_event_id)
+    _, _, problems = _check(record, deps)
+    return _reject(record, deps, problems, _write_verdict(record, deps, problems, None), trigger_event_id,
+                   transition="import_wait_rejected",
+                   lead=f"not every file the manifest lists arrived by {record.lease.until if record.lease else '?'}")
 
 
 # --- the checks and the create call --------------------------------------------------------------------------
@@ -183,21 +239,32 @@ def _check(record: RunRecord, deps: TrainingDeps) -> tuple[ImportManifest | None
             raise FileNotFoundError(f"{folder}{name} is gone")
         return body
 
-    verdict = check_folder(manifest, _files_under(deps, bucket, folder), read, deps.settings.region)
+    verdict = check_folder(manifest, _files_under(deps, bucket, folder)[0], read, deps.settings.region)
     return manifest, verdict, list(verdict.problems)
 
 
 def _run_prefix(record: RunRecord, deps: TrainingDeps) -> str:
-    return f"{deps.settings.datasets_prefix}{record.run_id}/"
+    """Where an import run's own files go (the verdict, the test set's copy): a folder no dataset run writes to."""
+    return f"{deps.settings.datasets_prefix}{record.run_id}/import/"
 
 
-def _check_and_create(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
-    manifest, verdict, problems = _check(record, deps)
-    bucket, prefix = deps.settings.data_bucket, _run_prefix(record, deps)
-    check_uri = deps.store.put_json(bucket, prefix + CHECK_NAME, {
+def _write_verdict(record: RunRecord, deps: TrainingDeps, problems: list[Problem], verdict: ImportVerdict | None
+                   ) -> str:
+    return deps.store.put_json(deps.settings.data_bucket, _run_prefix(record, deps) + CHECK_NAME, {
         "run_id": record.run_id, "folder": record.model_import.folder_uri, "manifest": record.source.model_dump(),
         "accepted": not problems, "problems": [p.model_dump() for p in problems],
         "verdict": verdict.model_dump() if verdict is not None else None})
+
+
+def _check_and_create(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | None) -> StepOutcome:
+    assert deps.imports is not None
+    existing = deps.imports.get_import_job(record.model_import.job_name or "")
+    if existing is not None:  # an earlier attempt's create landed (its answer was lost): never checked twice
+        return record_started(record, existing.job_arn, deps, seen_by="start", trigger_event_id=trigger_event_id)
+    if record.stop is not None:  # a stop came first: no job is made
+        return _stopped(record, deps, "stopped before its import job was created", trigger_event_id)
+    manifest, verdict, problems = _check(record, deps)
+    check_uri = _write_verdict(record, deps, problems, verdict)
     if problems or manifest is None or verdict is None:
         return _reject(record, deps, problems, check_uri, trigger_event_id)
     # recorded before the create call: whoever adopts the job later (the sweeper) needs no access to the folder
@@ -209,7 +276,7 @@ def _check_and_create(record: RunRecord, deps: TrainingDeps, trigger_event_id: s
     record = checked
     request = build_import_request(record, deps)
     try:
-        job_arn = deps.imports.create_import_job(request)  # type: ignore[union-attr]
+        job_arn = deps.imports.create_import_job(request)
     except PermanentJobError as exc:
         return fail(record, deps, f"Bedrock refused the import job: {exc}", "import_start_failed", trigger_event_id)
     return record_started(record, job_arn, deps, seen_by="start", trigger_event_id=trigger_event_id)
@@ -302,8 +369,8 @@ def record_started(record: RunRecord, job_arn: str, deps: TrainingDeps, seen_by:
 
 
 def _reject(record: RunRecord, deps: TrainingDeps, problems: list[Problem], check_uri: str,
-            trigger_event_id: str | None) -> StepOutcome:
-    reasons = [p.message for p in problems] or ["the folder could not be checked"]
+            trigger_event_id: str | None, transition: str = "import_rejected", lead: str | None = None) -> StepOutcome:
+    reasons = ([lead] if lead else []) + ([p.message for p in problems] or ["the folder could not be checked"])
     folder = record.model_import.folder_uri or ""
     listed = "\n".join(f"- {r}" for r in reasons[:50]) + (f"\n… and {len(reasons) - 50} more" if len(reasons) > 50
                                                             else "")
@@ -313,7 +380,7 @@ def _reject(record: RunRecord, deps: TrainingDeps, problems: list[Problem], chec
     event = new_event(ModelRejected, ModelRejectedDetail(run_id=record.run_id, source=record.source,
                                                          folder_uri=folder, reasons=reasons, check_uri=check_uri),
                       resources=[folder], notification=note)
-    rejected = deps.ledger.apply(record.run_id, "import_rejected", event=event, expected_lease=record.lease,
+    rejected = deps.ledger.apply(record.run_id, transition, event=event, expected_lease=record.lease,
                                  changes={"validation.reasons": reasons, "model_import.check_uri": check_uri},
                                  note=f"{len(reasons)} problems: {reasons[0][:200]}")
     if rejected is None:
@@ -362,7 +429,47 @@ def look(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome | 
     return StepOutcome(action="in-progress", run_id=record.run_id, detail=job.status)
 
 
+def _stopped(record: RunRecord, deps: TrainingDeps, reason: str, trigger_event_id: str | None = None
+             ) -> StepOutcome:
+    by = record.stop.requested_by if record.stop else None
+    event = new_event(RunStopped, RunStoppedDetail(run_id=record.run_id, source=record.source, requested_by=by,
+                                                   reason=reason, serving_state="none"))
+    stopped = deps.ledger.apply(record.run_id, "import_stopped", event=event, note=reason)
+    if stopped is None:
+        deliver_pending(deps.ledger.get(record.run_id), deps, trigger_event_id)
+        return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved on")
+    metrics.add_metric(name="RunsStopped", unit="Count", value=1)
+    deliver_pending(stopped, deps, trigger_event_id)
+    return StepOutcome(action="stopped", run_id=record.run_id, detail=reason)
+
+
+def stopped_before_job(record: RunRecord, deps: TrainingDeps) -> StepOutcome:
+    """The sweeper: a stop was recorded, the start's lease lapsed and no job has the run's name: none ever will."""
+    return _stopped(record, deps, "stopped before its import job was created")
+
+
+def abandon_waiting(record: RunRecord, deps: TrainingDeps, reason: str) -> StepOutcome:
+    """The sweeper gives up on a waiting folder it could not have looked at: rejected with the reason."""
+    folder = record.model_import.folder_uri or ""
+    missing = ", ".join(record.model_import.waiting_for[:5])
+    reasons = [reason, f"still missing at the first look: {missing}" if missing else "nothing was missing"]
+    note = Notification(subject=f"Model import {record.run_id}: rejected",
+                        message=f"Folder {folder} was not imported; nothing was sent to Bedrock.\n"
+                                + "\n".join(f"- {r}" for r in reasons))
+    event = new_event(ModelRejected, ModelRejectedDetail(run_id=record.run_id, source=record.source, folder_uri=folder,
+                                                         reasons=reasons, check_uri=None),
+                      resources=[folder], notification=note)
+    rejected = deps.ledger.apply(record.run_id, "import_wait_abandoned", event=event, expected_lease=record.lease,
+                                 changes={"validation.reasons": reasons}, note=reason[:300])
+    if rejected is not None:
+        metrics.add_metric(name="ModelsRejected", unit="Count", value=1)
+    deliver_pending(rejected, deps)
+    return StepOutcome(action="rejected" if rejected else "duplicate", run_id=record.run_id, detail=reason)
+
+
 def _completed(record: RunRecord, model_arn: str, ended_at: str | None, deps: TrainingDeps) -> StepOutcome:
+    if not model_arn:  # Completed without the model's ARN: nothing could ever call it
+        return fail(record, deps, "the import job completed, yet Bedrock named no imported model")
     now = deps.clock.now()
     options = record.options.get("evaluation") or {}
     event = new_event(ModelImported, ModelImportedDetail(
@@ -378,4 +485,6 @@ def _completed(record: RunRecord, model_arn: str, ended_at: str | None, deps: Tr
         return StepOutcome(action="duplicate", run_id=record.run_id, detail="the run moved on")
     metrics.add_metric(name="ModelsImported", unit="Count", value=1)
     deliver_pending(done, deps)
+    if done.stop is not None:  # stopped while Bedrock imported it: the model is kept, nothing else runs
+        return _stopped(done, deps, f"stopped while importing; the imported model {model_arn} is kept")
     return StepOutcome(action="imported", run_id=record.run_id, detail=model_arn)

@@ -49,10 +49,13 @@ def stop_run(run_id: str, requested_by: str | None, deps: TrainingDeps) -> StepO
                                detail="stop sent" if sent else "no job yet: the start stops it when it exists")
         if record.status in TRANSITIONS["run_stopped"].sources:
             return _stop_after_training(record, requested_by, stop, deps)
-        if record.status is RunState.IMPORTING:  # Bedrock has no StopModelImportJob
-            return StepOutcome(action="refused", run_id=run_id,
-                               detail="an import job cannot be stopped (Bedrock has no StopModelImportJob); it ends "
-                                      "by itself within hours, and the run can be stopped once it is IMPORTED")
+        if record.status is RunState.IMPORTING:  # Bedrock has no StopModelImportJob: recorded, acted on by the step
+            if record.stop is None and deps.ledger.apply(run_id, "import_stop_requested", changes=stop,
+                                                         note=f"stop requested{who}") is None:
+                continue
+            return StepOutcome(action="stop-recorded", run_id=run_id,
+                               detail="no import job is created after this; a job already running cannot be stopped "
+                                      "(Bedrock has no StopModelImportJob): when it completes, the run is STOPPED")
         if record.status is RunState.STOPPING:
             deps.bedrock.stop_job(record.training.job_name or "")  # again: idempotent
             return StepOutcome(action="stopping", run_id=run_id, detail="already stopping")

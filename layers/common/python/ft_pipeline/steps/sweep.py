@@ -184,7 +184,18 @@ def _importing(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutc
     answer = import_model.look(record, deps, now)
     if answer is not None:
         return answer
+    if record.stop is not None and (record.lease is None or record.lease.lapsed(now)):  # no job, and none will come
+        return import_model.stopped_before_job(record, deps)
     return _retry_or_give_up(record, deps, now, Step.IMPORT, "import_start_retried", _give_up_import)
+
+
+def _import_waiting(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
+    return _retry_or_give_up(record, deps, now, Step.IMPORT, "import_wait_expired", _give_up_waiting)
+
+
+def _give_up_waiting(record: RunRecord, deps: TrainingDeps, attempts: int) -> StepOutcome:
+    return import_model.abandon_waiting(record, deps, f"the folder could not be looked at in {attempts} attempts"
+                                                      f"{_last_failure(record)}")
 
 
 def _imported(record: RunRecord, deps: TrainingDeps, now: datetime) -> StepOutcome:
@@ -203,6 +214,7 @@ SWEEPERS: dict[RunState, Callable[[RunRecord, TrainingDeps, datetime], StepOutco
     RunState.DEPLOYED: _deployed,
     RunState.EVALUATING: evaluate.look,
     RunState.EVALUATED: _evaluated,
+    RunState.IMPORT_WAITING: _import_waiting,
     RunState.IMPORTING: _importing,
     RunState.IMPORTED: _imported,
 }

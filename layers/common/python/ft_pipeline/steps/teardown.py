@@ -141,8 +141,10 @@ def complete_run(record: RunRecord, deps: TrainingDeps, trigger_event_id: str | 
 def _outcome(record: RunRecord, evaluated: bool, serving_state: str) -> str:
     if record.kind == "import":
         model = record.model_import.imported_model_arn
-        return f"evaluated: {record.evaluation.summary}; imported model {model}" if evaluated \
-            else f"imported as {model}; not evaluated (no test set)"
+        if evaluated:
+            return f"evaluated: {record.evaluation.summary}; imported model {model}"
+        why = "its evaluation never started" if record.validation.outputs.get("test.jsonl") else "no test set"
+        return f"imported as {model}; not evaluated ({why})"
     return (f"evaluated: {record.evaluation.summary}" if evaluated else "deployed; not evaluated") \
         + f"; deployment {serving_state}"
 
