@@ -13,6 +13,15 @@ The label map is saved with the model (config.json id2label/label2id), so infere
 
 Per epoch it logs `epoch=… train_loss=… val_loss=… val_accuracy=… val_macro_f1=…` (the SageMaker metric
 definitions in deploy.py read these lines) and writes metrics.json to the model and output directories.
+
+Serving artifacts (model.tar.gz, beside the torch weights, which stay as inference.py's fallback):
+- `model.onnx`: the model exported to ONNX (dynamic batch and sequence axes), checked against torch on a
+  padded batch, then quantized to dynamic int8 (onnxruntime.quantization). int8 is shipped only when its
+  validation accuracy is at most `--int8-max-loss-points` (0.5) points below fp32 torch's, fp32 otherwise;
+  both accuracies and the choice are in metrics.json "serving". No validation split: fp32 (nothing to check
+  int8 against). An export that fails or disagrees with torch ships no ONNX (inference.py serves with torch).
+- `code/inference.py` and `code/requirements.txt` (onnxruntime, which the Hugging Face inference image
+  installs at start).
 """
 
 from __future__ import annotations
@@ -35,6 +44,9 @@ from torch import nn
 log = logging.getLogger("train")
 
 TEXT_COLUMNS = ("headline", "text", "title")
+MAX_INT8_LOSS_POINTS = 0.5
+ONNX_FILE = "model.onnx"
+HERE = Path(__file__).resolve().parent
 LABEL_COLUMNS = ("category", "label")
 
 
@@ -55,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", "--max_minutes", type=float, default=0, help="stop after this long (0: no limit)")
     p.add_argument("--max-train-rows", "--max_train_rows", type=int, default=0, help="use only the first N rows")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    p.add_argument("--onnx", type=int, choices=(0, 1), default=1, help="export model.onnx for serving (1)")
+    p.add_argument("--int8-max-loss-points", "--int8_max_loss_points", type=float, default=MAX_INT8_LOSS_POINTS,
+                   help="ship int8 only when its validation accuracy is at most this many points below fp32's")
     p.add_argument("--train-dir", "--train_dir", default=env("SM_CHANNEL_TRAIN", "data/headlines"))
     p.add_argument("--validation-dir", "--validation_dir",
                    default=env("SM_CHANNEL_VALIDATION") or env("SM_CHANNEL_TEST") or "")
@@ -250,15 +265,146 @@ def train(args: argparse.Namespace) -> dict[str, object]:
     tokenizer.save_pretrained(model_dir)
     code = model_dir / "code"  # the inference toolkit runs model.tar.gz:code/inference.py
     code.mkdir(exist_ok=True)
-    shutil.copy(Path(__file__).with_name("inference.py"), code / "inference.py")
+    shutil.copy(HERE / "inference.py", code / "inference.py")
+    shutil.copy(HERE / "code" / "requirements.txt", code / "requirements.txt")  # the image pip-installs it
+    torch_accuracy = history[-1].get("val_accuracy") if history else None
+    serving = (build_serving(model, tokenizer, model_dir, val_ids, args.max_length, args.eval_batch_size,
+                             torch_accuracy, args.int8_max_loss_points) if args.onnx
+               else {"backend": "torch", "reason": "--onnx 0"})
+    log.info("serving: %s", json.dumps(serving))
     summary = {"labels": labels, "epochs": history, "train_rows": len(train_ids), "validation_rows": len(val_ids),
                "seconds": round(time.monotonic() - started, 1), "stopped_early": stopped_early,
-               "base_model": args.model_name_or_path}
+               "base_model": args.model_name_or_path, "serving": serving}
     (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2))
     if args.output_data_dir:
         Path(args.output_data_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.output_data_dir) / "metrics.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+# --- serving artifacts: ONNX, int8 where it costs at most MAX_INT8_LOSS_POINTS of accuracy -----------------
+
+
+def choose_precision(fp32_accuracy: float | None, int8_accuracy: float | None,
+                     max_loss_points: float = MAX_INT8_LOSS_POINTS) -> tuple[str, str]:
+    """("int8" | "fp32", why): int8 only when it was measured and loses at most `max_loss_points` points."""
+    if fp32_accuracy is None or int8_accuracy is None:
+        return "fp32", "no validation accuracy to check int8 against"
+    loss = round((fp32_accuracy - int8_accuracy) * 100, 4)
+    if loss <= max_loss_points:
+        return "int8", f"int8 loses {loss:.2f} points of validation accuracy (at most {max_loss_points:g} allowed)"
+    return "fp32", f"int8 would lose {loss:.2f} points of validation accuracy (more than {max_loss_points:g})"
+
+
+def export_onnx(model: nn.Module, tokenizer, path: Path, max_length: int) -> Path:
+    """The model as ONNX: inputs input_ids and attention_mask (int64, [batch, sequence]), output logits."""
+    import warnings
+
+    model = model.cpu().eval()
+    # a padded batch, so that the traced graph is the one that reads the attention mask
+    sample = tokenizer(["Stocks fall as the Fed weighs another rate rise in June", "New flu vaccine"],
+                       truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+            "logits": {0: "batch"}}
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")  # the legacy exporter's notices about tracing and its own deprecation
+        torch.onnx.export(model, (sample["input_ids"], sample["attention_mask"]), str(path),
+                          input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                          dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
+    return path
+
+
+def quantize_int8(source: Path, target: Path) -> Path:
+    """Dynamic int8 (weights int8, activations quantized per batch at run time): MatMulInteger on CPU."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quiet its advice to pre-process (shape inference) first
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return target
+
+
+def tag_precision(path: Path, precision: str) -> None:
+    """Record the precision in the model's metadata (inference.py reports it without importing onnx)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    proto.metadata_props.add(key="precision", value=precision)
+    onnx.save(proto, str(path))
+
+
+def onnx_logits(path: Path, batches_of_inputs) -> list:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0] for ids, mask in batches_of_inputs]
+
+
+def _encoded_batches(tokenizer, texts: list[str], max_length: int, batch_size: int):
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[start:start + batch_size], truncation=True, max_length=max_length, padding=True,
+                        return_tensors="np")
+        yield enc["input_ids"].astype("int64"), enc["attention_mask"].astype("int64")
+
+
+def onnx_accuracy(path: Path, tokenizer, rows: list[tuple[str, int]], max_length: int, batch_size: int) -> float:
+    logits = onnx_logits(path, _encoded_batches(tokenizer, [t for t, _ in rows], max_length, batch_size))
+    predicted = [int(i) for batch in logits for i in batch.argmax(-1)]
+    return sum(p == y for p, (_, y) in zip(predicted, rows, strict=True)) / len(rows)
+
+
+def build_serving(model: nn.Module, tokenizer, model_dir: Path, val_rows: list[tuple[str, int]], max_length: int,
+                  batch_size: int, torch_accuracy: float | None,
+                  max_loss_points: float = MAX_INT8_LOSS_POINTS) -> dict[str, object]:
+    """Write model_dir/model.onnx (int8 or fp32, see choose_precision) and say what was chosen and why."""
+    import tempfile
+
+    target = model_dir / ONNX_FILE
+    target.unlink(missing_ok=True)
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        return {"backend": "torch", "reason": f"onnxruntime is not installed ({exc}): no ONNX export"}
+    with tempfile.TemporaryDirectory() as work:
+        fp32, int8 = Path(work) / "fp32.onnx", Path(work) / "int8.onnx"
+        started = time.monotonic()
+        try:
+            export_onnx(model, tokenizer, fp32, max_length)
+        except Exception as exc:  # noqa: BLE001 - torch serves instead; the reason is recorded
+            log.exception("ONNX export failed")
+            return {"backend": "torch", "reason": f"ONNX export failed: {type(exc).__name__}: {exc}"[:500]}
+        probe = ["Fed raises rates", "Kim Kardashian and Kanye West wed in a lavish ceremony in Florence, Italy",
+                 "New flu vaccine", "Apple unveils iPhone 6 and a smartwatch"]
+        enc = next(_encoded_batches(tokenizer, probe, max_length, len(probe)))
+        with torch.inference_mode():
+            expected = model(input_ids=torch.from_numpy(enc[0]), attention_mask=torch.from_numpy(enc[1])).logits
+        difference = float(abs(torch.from_numpy(onnx_logits(fp32, [enc])[0]) - expected).max())
+        if difference > 1e-3:
+            return {"backend": "torch",
+                    "reason": f"the ONNX export disagrees with torch (max |logit| difference {difference:.2g})"}
+        quantize_int8(fp32, int8)
+        accuracy = {"torch_fp32": torch_accuracy, "onnx_fp32": None, "onnx_int8": None}
+        if val_rows:
+            accuracy["onnx_fp32"] = onnx_accuracy(fp32, tokenizer, val_rows, max_length, batch_size)
+            accuracy["onnx_int8"] = onnx_accuracy(int8, tokenizer, val_rows, max_length, batch_size)
+        reference = torch_accuracy if torch_accuracy is not None else accuracy["onnx_fp32"]
+        precision, reason = choose_precision(reference, accuracy["onnx_int8"], max_loss_points)
+        chosen = int8 if precision == "int8" else fp32
+        tag_precision(chosen, precision)
+        shutil.copy(chosen, target)
+        sizes = {"onnx_fp32_mb": round(fp32.stat().st_size / 2**20, 1),
+                 "onnx_int8_mb": round(int8.stat().st_size / 2**20, 1)}
+    loss = (round((reference - accuracy["onnx_int8"]) * 100, 4)
+            if reference is not None and accuracy["onnx_int8"] is not None else None)
+    return {"backend": "onnx", "file": ONNX_FILE, "precision": precision, "reason": reason,
+            "validation_accuracy": accuracy, "int8_loss_points": loss, "max_int8_loss_points": max_loss_points,
+            "onnx_vs_torch_max_logit_difference": difference, **sizes,
+            "seconds": round(time.monotonic() - started, 1)}
 
 
 if __name__ == "__main__":

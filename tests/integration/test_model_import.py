@@ -181,7 +181,9 @@ def test_a_new_manifest_is_a_new_run_and_the_same_one_replayed_is_not(pipeline):
                                            head.get("VersionId"))
     pipeline.put_event(replay)
     pipeline.run()
-    assert len(import_jobs(pipeline)) == 1
+    pipeline.upload(key, manifest_for(files))  # the same upload again (a client's retry): a new S3 version, same run
+    pipeline.run()
+    assert len(import_jobs(pipeline)) == 1 and len(pipeline.ledger()) == 1
     pipeline.advance(minutes=READY)
     pipeline.upload(key, manifest_for(files, version="2"))  # the user imports again, on purpose
     pipeline.run()

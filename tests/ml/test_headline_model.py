@@ -63,10 +63,13 @@ def test_batches_keep_request_order_whatever_the_lengths(served, inference):
                  "New flu vaccine", "Apple"]
     batch = inference.predict_fn({"headlines": headlines, "single": False}, served)["results"]
     one_by_one = [inference.predict_fn({"headlines": [h], "single": True}, served)["results"][0] for h in headlines]
+    # dynamic int8 quantizes each batch's activations with one scale, so a headline's probabilities move a
+    # little with its batch mates; fp32 (ONNX or torch) gives the same numbers whatever the batch
+    tolerance = 5e-3 if served["precision"] == "int8" else 1e-4
     for together, alone in zip(batch, one_by_one, strict=True):
         assert together["predicted_label"] == alone["predicted_label"]
         for label in LABELS:
-            assert together["probabilities"][label] == pytest.approx(alone["probabilities"][label], abs=1e-4)
+            assert together["probabilities"][label] == pytest.approx(alone["probabilities"][label], abs=tolerance)
 
 
 def test_csv_and_plain_text_bodies(served, inference):

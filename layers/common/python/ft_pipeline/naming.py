@@ -94,12 +94,12 @@ def retention_tag(key: str) -> tuple[str, str] | None:
 
 # CreateModelImportJob (botocore, bedrock 2023-04-20): jobName as above; importedModelName 1-63
 # ([0-9a-zA-Z][_-]?)+; clientRequestToken as above (the SDK does not fill it in for this operation).
-def model_run_id(bucket: str, folder: str, manifest_version: str | None) -> str:
-    """The run of one upload of a model folder's manifest: `<folder slug>-<10 hex>`, at most 35 characters. A new
-    manifest (a new S3 version) is a new run; the same one delivered twice is the same run."""
+def model_run_id(bucket: str, folder: str, manifest_digest: str | None) -> str:
+    """The run of one manifest of a model folder: `<folder slug>-<10 hex>`, at most 35 characters. Another manifest
+    (its content's digest) is a new run; the same one, delivered or uploaded again, the same run."""
     name = folder.rstrip("/").rsplit("/", 1)[-1].lower()
     slug = re.sub(r"[^a-z0-9]+", "-", name).strip("-")[:24].strip("-") or "model"
-    digest = hashlib.sha256(f"{bucket}/{folder}#{manifest_version or ''}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{bucket}/{folder}#{manifest_digest or ''}".encode()).hexdigest()[:10]
     return f"{slug}-{digest}"
 
 

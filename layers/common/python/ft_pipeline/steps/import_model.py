@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,9 +125,12 @@ def handle_object_created(detail: S3ObjectCreatedDetail, *, deps: TrainingDeps, 
     folder, info = found
     version = info.version_id if info.version_id not in (None, "null") else None
     source = ObjectRef(bucket=bucket, key=folder + MANIFEST_NAME, version_id=version, etag=info.etag)
-    run_id = model_run_id(bucket, folder, version or info.etag)
+    body = _read_manifest(deps, source)
+    # the run is the manifest's content: the same upload again (a client's retry, `aws s3 cp` run twice) is the same
+    # run, never a second import job; a new import of the folder changes the manifest (its `version`, say)
+    run_id = model_run_id(bucket, folder, hashlib.sha256(body).hexdigest())
     bind_run(run_id)
-    manifest, _ = _manifest_or_problems(deps, source)
+    manifest, _ = _manifest_or_problems(deps, source, body)
     if manifest is not None:
         present, capped = _files_under(deps, bucket, folder)
         waiting = _still_to_arrive(manifest, present)
@@ -219,9 +223,10 @@ def _recheck_waiting(record: RunRecord, deps: TrainingDeps, trigger_event_id: st
 # --- the checks and the create call --------------------------------------------------------------------------
 
 
-def _manifest_or_problems(deps: TrainingDeps, source: ObjectRef) -> tuple[ImportManifest | None, list[Problem]]:
+def _manifest_or_problems(deps: TrainingDeps, source: ObjectRef, body: bytes | None = None
+                          ) -> tuple[ImportManifest | None, list[Problem]]:
     try:
-        return parse_manifest(_read_manifest(deps, source), source.key), []
+        return parse_manifest(_read_manifest(deps, source) if body is None else body, source.key), []
     except ManifestError as exc:
         return None, list(exc.problems)
 
@@ -376,7 +381,8 @@ def _reject(record: RunRecord, deps: TrainingDeps, problems: list[Problem], chec
                                                             else "")
     note = Notification(subject=f"Model import {record.run_id}: rejected ({len(reasons)} problems)",
                         message=f"Folder {folder} was not imported; nothing was sent to Bedrock.\n{listed}\n"
-                                f"Full verdict: {check_uri}\nFix the folder and upload its {MANIFEST_NAME} again.")
+                                f"Full verdict: {check_uri}\nFix the folder and upload its {MANIFEST_NAME} again, "
+                                f"with a new version (the same manifest is the same run).")
     event = new_event(ModelRejected, ModelRejectedDetail(run_id=record.run_id, source=record.source,
                                                          folder_uri=folder, reasons=reasons, check_uri=check_uri),
                       resources=[folder], notification=note)
