@@ -27,10 +27,9 @@ from moto.bedrock.responses import BedrockResponse
 
 from ft_pipeline.clock import clock, iso
 from local_emulation.bedrock_serving import ConflictException
+from local_emulation.moto_patch import ResponderPatch
 from local_emulation.template import ACCOUNT_ID, REGION
 
-_OPERATIONS = ("create_model_import_job", "get_model_import_job", "list_model_import_jobs", "get_imported_model",
-               "delete_imported_model")
 _active: ImportEmulator | None = None
 
 
@@ -59,7 +58,7 @@ class ImportEmulator:
         self.models: dict[str, ImportJob] = {}  # imported model ARN -> its job (deleted models are removed)
         self.ready_after = timedelta(minutes=15)
         self._fail_next: str | None = None
-        self._saved: dict[str, Any] = {}
+        self._patch = ResponderPatch(BedrockResponse, _RESPONDERS)
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     # -- install into moto ---------------------------------------------------------------------------------
@@ -67,18 +66,11 @@ class ImportEmulator:
     def install(self) -> None:
         global _active
         _active = self
-        for name in _OPERATIONS:
-            self._saved[name] = getattr(BedrockResponse, name, None)
-            setattr(BedrockResponse, name, _RESPONDERS[name])
+        self._patch.install()
 
     def uninstall(self) -> None:
         global _active
-        for name, original in self._saved.items():
-            if original is None:
-                delattr(BedrockResponse, name)
-            else:
-                setattr(BedrockResponse, name, original)
-        self._saved.clear()
+        self._patch.uninstall()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None

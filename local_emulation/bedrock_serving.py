@@ -24,6 +24,7 @@ from moto.bedrock.models import bedrock_backends
 from moto.bedrock.responses import BedrockResponse
 
 from ft_pipeline.clock import clock, iso
+from local_emulation.moto_patch import ResponderPatch
 from local_emulation.template import ACCOUNT_ID, REGION
 
 
@@ -59,10 +60,6 @@ class ServingResource:
         return "InService" if self.mode == "provisioned" else "Active"
 
 
-_OPERATIONS = ("create_provisioned_model_throughput", "get_provisioned_model_throughput",
-               "list_provisioned_model_throughputs", "delete_provisioned_model_throughput",
-               "create_custom_model_deployment", "get_custom_model_deployment", "list_custom_model_deployments",
-               "delete_custom_model_deployment", "list_tags_for_resource")
 _active: ServingEmulator | None = None
 
 
@@ -73,25 +70,18 @@ class ServingEmulator:
         self.ready_after = {"provisioned": timedelta(minutes=20), "on-demand": timedelta(minutes=10)}
         self.pt_limit = 2
         self._fail_next: dict[str, str] = {}
-        self._saved: dict[str, Any] = {}
+        self._patch = ResponderPatch(BedrockResponse, _RESPONDERS)
 
     # -- install into moto ---------------------------------------------------------------------------------
 
     def install(self) -> None:
         global _active
         _active = self
-        for name in _OPERATIONS:
-            self._saved[name] = getattr(BedrockResponse, name, None)
-            setattr(BedrockResponse, name, _RESPONDERS[name])
+        self._patch.install()
 
     def uninstall(self) -> None:
         global _active
-        for name, original in self._saved.items():
-            if original is None:
-                delattr(BedrockResponse, name)
-            else:
-                setattr(BedrockResponse, name, original)
-        self._saved.clear()
+        self._patch.uninstall()
         _active = None
 
     # -- what tests and the demo drive -----------------------------------------------------------------------
@@ -250,7 +240,7 @@ def _list_tags(self: BedrockResponse) -> str:
     for resource in _emulator().history:
         if resource.arn == arn and resource.deleted_at is None:
             return json.dumps({"tags": resource.tags})
-    return _emulator()._saved["list_tags_for_resource"](self)
+    return _emulator()._patch.originals["list_tags_for_resource"](self)
 
 
 _RESPONDERS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,21 +29,32 @@ def _error(exc: ClientError) -> tuple[str, str]:
     return err.get("Code", "Unknown"), err.get("Message", str(exc))
 
 
+def create_or_find(create: Callable[[], str], find: Callable[[], str | None]) -> str:
+    """A create call's ARN; if its name already exists (our own earlier attempt, whose answer was lost), the
+    existing one's. Refusals a retry cannot fix raise PermanentJobError; throttling and internal errors raise as
+    they are (the caller's retry policy applies)."""
+    try:
+        return create()
+    except ClientError as exc:
+        code, message = _error(exc)
+        if code in ALREADY_EXISTS:
+            existing = find()
+            if existing is None:
+                raise  # the name is taken, yet nothing has it: nothing a retry of ours can fix quietly
+            return existing
+        if code in PERMANENT_ERRORS:
+            raise PermanentJobError(code, message) from None
+        raise
+
+
 class BedrockCustomization:
     def create_job(self, request: dict[str, Any]) -> str:
         """Start the job and return its ARN; if the name already exists (our own earlier attempt), its ARN."""
-        try:
-            return client("bedrock").create_model_customization_job(**request)["jobArn"]
-        except ClientError as exc:
-            code, message = _error(exc)
-            if code in ALREADY_EXISTS:
-                existing = self.get_job(request["jobName"])
-                if existing is None:
-                    raise  # the name is taken, yet no job has it: nothing a retry of ours can fix quietly
-                return existing.job_arn
-            if code in PERMANENT_ERRORS:
-                raise PermanentJobError(code, message) from None
-            raise  # throttling, internal errors: the caller's retry policy applies
+        def find() -> str | None:
+            existing = self.get_job(request["jobName"])
+            return existing.job_arn if existing else None
+
+        return create_or_find(lambda: client("bedrock").create_model_customization_job(**request)["jobArn"], find)
 
     def get_job(self, job_name: str) -> JobSnapshot | None:
         try:

@@ -12,25 +12,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ft_pipeline.adapters.bedrock_customization import ALREADY_EXISTS, PERMANENT_ERRORS, _error, _iso
+from ft_pipeline.adapters.bedrock_customization import _error, _iso, create_or_find
 from ft_pipeline.adapters.clients import client
-from ft_pipeline.ports import ImportJobSnapshot, PermanentJobError
+from ft_pipeline.ports import ImportJobSnapshot
 
 
 class BedrockImportApi:
     def create_import_job(self, request: dict[str, Any]) -> str:
-        try:
-            return client("bedrock").create_model_import_job(**request)["jobArn"]
-        except ClientError as exc:
-            code, message = _error(exc)
-            if code in ALREADY_EXISTS:  # our own earlier attempt: the same name (and token)
-                existing = self.get_import_job(request["jobName"])
-                if existing is None:
-                    raise
-                return existing.job_arn
-            if code in PERMANENT_ERRORS:
-                raise PermanentJobError(code, message) from None
-            raise  # throttling, internal errors: the caller's retry policy applies
+        def find() -> str | None:
+            existing = self.get_import_job(request["jobName"])
+            return existing.job_arn if existing else None
+
+        return create_or_find(lambda: client("bedrock").create_model_import_job(**request)["jobArn"], find)
 
     def get_import_job(self, job_name: str) -> ImportJobSnapshot | None:
         try:
